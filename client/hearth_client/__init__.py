@@ -1,0 +1,1 @@
+"""The Hearth client: connection engine, key store, Textual TUI and scriptable CLI."""

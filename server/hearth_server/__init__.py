@@ -1,0 +1,1 @@
+"""The Hearth server: an asyncio ``websockets`` shell around ``hearth_core``."""
