@@ -10,6 +10,7 @@ the caller asked for something impossible (a bug or a wrong argument).
      +-- PeerError                  the input is invalid; state is unchanged
      |    +-- DecodeError           bytes do not parse (RFC 9420 §2.1)
      +-- UsageError                 the caller's mistake
+          +-- TreeIndexError        a node index outside the tree (RFC 9420 Appendix C)
 """
 
 from __future__ import annotations
@@ -37,3 +38,7 @@ class DecodeError(PeerError):
 
 class UsageError(MLSError):
     """The caller asked for something impossible (wrong argument or state)."""
+
+
+class TreeIndexError(UsageError):
+    """A node index outside the tree, or the children of a leaf (RFC 9420 Appendix C)."""
