@@ -10,6 +10,7 @@ the caller asked for something impossible (a bug or a wrong argument).
      +-- PeerError                  the input is invalid; state is unchanged
      |    +-- DecodeError           bytes do not parse (RFC 9420 §2.1)
      +-- UsageError                 the caller's mistake
+          +-- TreeIndexError        a node index outside the tree (RFC 9420 Appendix C)
 """
 
 from __future__ import annotations
@@ -207,3 +208,5 @@ class StateTransitionError(UsageError):
 
 class StateVersionError(UsageError):
     """Serialized group state has an unknown format version (no migration applies)."""
+class TreeIndexError(UsageError):
+    """A node index outside the tree, or the children of a leaf (RFC 9420 Appendix C)."""

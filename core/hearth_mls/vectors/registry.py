@@ -5,3 +5,8 @@ from __future__ import annotations
 from hearth_mls.vectors import Checker
 
 CHECKERS: dict[str, Checker] = {}
+
+from hearth_mls.vectors import deserialization, tree_math  # noqa: E402
+
+CHECKERS["tree-math.json"] = tree_math.check
+CHECKERS["deserialization.json"] = deserialization.check
