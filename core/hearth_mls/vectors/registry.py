@@ -10,3 +10,11 @@ from hearth_mls.vectors import deserialization, tree_math  # noqa: E402
 
 CHECKERS["tree-math.json"] = tree_math.check
 CHECKERS["deserialization.json"] = deserialization.check
+
+from hearth_mls.vectors import hpke_base  # noqa: E402
+
+CHECKERS["rfc9180-hpke-base-x25519-sha256-aes128gcm.json"] = hpke_base.check
+
+from hearth_mls.vectors import crypto_basics  # noqa: E402
+
+CHECKERS["crypto-basics.json"] = crypto_basics.check
