@@ -67,12 +67,6 @@ class GroupRuleError(PeerError):
     """A peer's handshake message breaks a rule of RFC 9420 §12; state unchanged."""
 
 
-class WrongGroupError(GroupRuleError):
-    """The message's group_id is not this group's (RFC 9420 §6.3, §12.4.2)."""
-
-
-class EpochMismatchError(GroupRuleError):
-    """The message's epoch is not the current epoch (RFC 9420 §12.4.2)."""
 
 
 class NonMemberSenderError(GroupRuleError):
@@ -170,9 +164,6 @@ class PathParentHashError(GroupRuleError):
 class PathDecryptError(GroupRuleError):
     """The path secret addressed to this member does not decrypt (RFC 9420 §7.6)."""
 
-
-class ConfirmationTagError(GroupRuleError):
-    """The commit's confirmation_tag does not match the new epoch (RFC 9420 §12.4.2)."""
 
 
 class InvalidLeafNodeError(GroupRuleError):

@@ -18,3 +18,7 @@ CHECKERS["rfc9180-hpke-base-x25519-sha256-aes128gcm.json"] = hpke_base.check
 from hearth_mls.vectors import crypto_basics  # noqa: E402
 
 CHECKERS["crypto-basics.json"] = crypto_basics.check
+
+from hearth_mls.vectors import treekem as treekem_vectors  # noqa: E402
+
+CHECKERS["treekem.json"] = treekem_vectors.check
