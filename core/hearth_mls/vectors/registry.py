@@ -10,3 +10,7 @@ from hearth_mls.vectors import deserialization, tree_math  # noqa: E402
 
 CHECKERS["tree-math.json"] = tree_math.check
 CHECKERS["deserialization.json"] = deserialization.check
+
+from hearth_mls.vectors import messages  # noqa: E402
+
+CHECKERS["messages.json"] = messages.check
