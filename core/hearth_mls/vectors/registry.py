@@ -22,3 +22,6 @@ CHECKERS["crypto-basics.json"] = crypto_basics.check
 from hearth_mls.vectors import treekem as treekem_vectors  # noqa: E402
 
 CHECKERS["treekem.json"] = treekem_vectors.check
+from hearth_mls.vectors import messages  # noqa: E402
+
+CHECKERS["messages.json"] = messages.check
