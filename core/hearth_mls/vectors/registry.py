@@ -18,3 +18,7 @@ CHECKERS["rfc9180-hpke-base-x25519-sha256-aes128gcm.json"] = hpke_base.check
 from hearth_mls.vectors import crypto_basics  # noqa: E402
 
 CHECKERS["crypto-basics.json"] = crypto_basics.check
+
+from hearth_mls.vectors import secret_tree  # noqa: E402
+
+CHECKERS["secret-tree.json"] = secret_tree.check
