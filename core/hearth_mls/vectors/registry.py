@@ -25,3 +25,6 @@ CHECKERS["treekem.json"] = treekem_vectors.check
 from hearth_mls.vectors import messages  # noqa: E402
 
 CHECKERS["messages.json"] = messages.check
+from hearth_mls.vectors import secret_tree  # noqa: E402
+
+CHECKERS["secret-tree.json"] = secret_tree.check
