@@ -22,3 +22,7 @@ CHECKERS["crypto-basics.json"] = crypto_basics.check
 from hearth_mls.vectors import secret_tree  # noqa: E402
 
 CHECKERS["secret-tree.json"] = secret_tree.check
+
+from hearth_mls.vectors import messages  # noqa: E402
+
+CHECKERS["messages.json"] = messages.check
