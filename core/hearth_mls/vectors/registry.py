@@ -28,3 +28,13 @@ CHECKERS["messages.json"] = messages.check
 from hearth_mls.vectors import secret_tree  # noqa: E402
 
 CHECKERS["secret-tree.json"] = secret_tree.check
+
+from hearth_mls.vectors import messages  # noqa: E402
+
+CHECKERS["messages.json"] = messages.check
+
+from hearth_mls.vectors import key_schedule, psk_secret, transcript_hashes  # noqa: E402
+
+CHECKERS["key-schedule.json"] = key_schedule.check
+CHECKERS["psk_secret.json"] = psk_secret.check
+CHECKERS["transcript-hashes.json"] = transcript_hashes.check
