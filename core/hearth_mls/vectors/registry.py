@@ -32,3 +32,7 @@ from hearth_mls.vectors import key_schedule, psk_secret, transcript_hashes  # no
 CHECKERS["key-schedule.json"] = key_schedule.check
 CHECKERS["psk_secret.json"] = psk_secret.check
 CHECKERS["transcript-hashes.json"] = transcript_hashes.check
+
+from hearth_mls.vectors import message_protection  # noqa: E402
+
+CHECKERS["message-protection.json"] = message_protection.check
