@@ -36,3 +36,7 @@ CHECKERS["transcript-hashes.json"] = transcript_hashes.check
 from hearth_mls.vectors import message_protection  # noqa: E402
 
 CHECKERS["message-protection.json"] = message_protection.check
+
+from hearth_mls.vectors import welcome  # noqa: E402
+
+CHECKERS["welcome.json"] = welcome.check
