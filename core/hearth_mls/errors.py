@@ -27,6 +27,7 @@ the caller asked for something impossible (a bug or a wrong argument).
      |    +-- GenerationTooFarError     a ratchet generation beyond the window (§9.2)
      |    +-- WelcomeNotForUsError      no EncryptedGroupSecrets for our KeyPackage (§12.4.3.1)
      |    +-- UnsupportedError          another version or ciphersuite (§17.1)
+     |    +-- InvalidKeyPackageError    a KeyPackage breaks a rule of §10.1
      +-- UsageError                 the caller's mistake
           +-- TreeIndexError        a node index outside the tree (RFC 9420 Appendix C)
 """
@@ -291,3 +292,7 @@ class WelcomeNotForUsError(PeerError):
 
 class UnsupportedError(PeerError):
     """Another protocol version or ciphersuite than ours (RFC 9420 §6, §17.1)."""
+
+
+class InvalidKeyPackageError(PeerError):
+    """A KeyPackage breaks a rule of RFC 9420 §10.1 (other than its signatures)."""

@@ -44,3 +44,10 @@ from hearth_mls.vectors import passive_client  # noqa: E402
 CHECKERS["passive-client-welcome.json"] = passive_client.check
 CHECKERS["passive-client-handling-commit.json"] = passive_client.check
 CHECKERS["passive-client-random.json"] = passive_client.check
+from hearth_mls.vectors import message_protection  # noqa: E402
+
+CHECKERS["message-protection.json"] = message_protection.check
+
+from hearth_mls.vectors import welcome  # noqa: E402
+
+CHECKERS["welcome.json"] = welcome.check
