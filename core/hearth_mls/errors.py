@@ -9,6 +9,24 @@ the caller asked for something impossible (a bug or a wrong argument).
     MLSError
      +-- PeerError                  the input is invalid; state is unchanged
      |    +-- DecodeError           bytes do not parse (RFC 9420 §2.1)
+     |    +-- InvalidPublicKeyError     a peer's X25519 key is malformed or low-order
+     |    +-- DecryptionError           an AEAD ciphertext does not authenticate
+     |    |    +-- HPKEDecryptionError          HPKE Open failed (RFC 9180 §5.2)
+     |    |    +-- ContentDecryptionError       PrivateMessage content (RFC 9420 §6.3.1)
+     |    |    +-- SenderDataDecryptionError    PrivateMessage sender data (§6.3.2)
+     |    |    +-- GroupInfoDecryptionError     Welcome's encrypted GroupInfo (§12.4.3.1)
+     |    +-- SignatureError            a signature does not verify (§5.1.2)
+     |    +-- MembershipTagError        a PublicMessage membership tag is wrong (§6.2)
+     |    +-- ConfirmationTagError      a confirmation tag is wrong (§6.1, §8.2)
+     |    +-- WrongGroupError           a message for another group (§6)
+     |    +-- WrongEpochError           a message for another epoch (§6)
+     |    +-- UnknownSenderError        a sender that is not a member leaf (§6.3.2)
+     |    +-- ContentTypeError          content type not allowed in this framing (§6.2)
+     |    +-- PaddingError              non-zero padding in a PrivateMessage (§6.3.1)
+     |    +-- GenerationReusedError     a ratchet generation already used or deleted (§9.2)
+     |    +-- GenerationTooFarError     a ratchet generation beyond the window (§9.2)
+     |    +-- WelcomeNotForUsError      no EncryptedGroupSecrets for our KeyPackage (§12.4.3.1)
+     |    +-- UnsupportedError          another version or ciphersuite (§17.1)
      +-- UsageError                 the caller's mistake
           +-- TreeIndexError        a node index outside the tree (RFC 9420 Appendix C)
 """
@@ -42,3 +60,75 @@ class UsageError(MLSError):
 
 class TreeIndexError(UsageError):
     """A node index outside the tree, or the children of a leaf (RFC 9420 Appendix C)."""
+
+
+class InvalidPublicKeyError(PeerError):
+    """A peer's X25519 public key is malformed or yields an all-zero secret (RFC 9180 §7.1.1)."""
+
+
+class DecryptionError(PeerError):
+    """An AEAD ciphertext does not authenticate: tampered, or the wrong key."""
+
+
+class HPKEDecryptionError(DecryptionError):
+    """HPKE Open failed (RFC 9180 §5.2), e.g. in DecryptWithLabel (RFC 9420 §5.1.3)."""
+
+
+class ContentDecryptionError(DecryptionError):
+    """A PrivateMessage's content does not decrypt (RFC 9420 §6.3.1)."""
+
+
+class SenderDataDecryptionError(DecryptionError):
+    """A PrivateMessage's sender data does not decrypt (RFC 9420 §6.3.2)."""
+
+
+class GroupInfoDecryptionError(DecryptionError):
+    """A Welcome's encrypted GroupInfo does not decrypt (RFC 9420 §12.4.3.1)."""
+
+
+class SignatureError(PeerError):
+    """A signature does not verify under the claimed key (RFC 9420 §5.1.2)."""
+
+
+class MembershipTagError(PeerError):
+    """A PublicMessage from a member carries a wrong membership tag (RFC 9420 §6.2)."""
+
+
+class ConfirmationTagError(PeerError):
+    """A confirmation tag does not match the new epoch (RFC 9420 §6.1, §8.2)."""
+
+
+class WrongGroupError(PeerError):
+    """A message names another group_id than ours (RFC 9420 §6)."""
+
+
+class WrongEpochError(PeerError):
+    """A message names an epoch we do not hold keys for (RFC 9420 §6)."""
+
+
+class UnknownSenderError(PeerError):
+    """The sender is not an occupied member leaf, or not a kind allowed here (RFC 9420 §6)."""
+
+
+class ContentTypeError(PeerError):
+    """A content type not allowed in this framing or by this sender (RFC 9420 §6.2)."""
+
+
+class PaddingError(PeerError):
+    """A PrivateMessage's padding holds a non-zero byte (RFC 9420 §6.3.1)."""
+
+
+class GenerationReusedError(PeerError):
+    """A ratchet generation whose key was already used and deleted (RFC 9420 §9.2)."""
+
+
+class GenerationTooFarError(PeerError):
+    """A ratchet generation further ahead than the configured window (RFC 9420 §9.2)."""
+
+
+class WelcomeNotForUsError(PeerError):
+    """A Welcome holds no EncryptedGroupSecrets for our KeyPackage (RFC 9420 §12.4.3.1)."""
+
+
+class UnsupportedError(PeerError):
+    """Another protocol version or ciphersuite than ours (RFC 9420 §6, §17.1)."""
