@@ -52,3 +52,35 @@ def _messages() -> list[dict[str, Any]]:
 def message_field(name: str, index: int = 0) -> bytes:
     """One field of one ``messages.json`` entry (valid bytes for mutation tests)."""
     return bytes.fromhex(_messages()[index][name])
+
+
+def signed_leaf(
+    source: LeafNodeSource = LeafNodeSource.KEY_PACKAGE,
+    *,
+    group_id: bytes = b"group",
+    leaf_index: int = 0,
+    capabilities: Capabilities | None = None,
+    extensions: tuple[Extension, ...] = (),
+    credential: Credential | None = None,
+    encryption_key: bytes | None = None,
+    lifetime: Lifetime | None = None,
+) -> LeafNode:
+    """A LeafNode with fresh keys and a real Ed25519 signature (RFC 9420 §7.2)."""
+    from hearth_mls import suite
+
+    private, public = suite.generate_signature_key_pair()
+    if encryption_key is None:
+        encryption_key = suite.generate_hpke_key_pair()[1]
+    is_kp = source is LeafNodeSource.KEY_PACKAGE
+    unsigned = LeafNode(
+        encryption_key=encryption_key,
+        signature_key=public,
+        credential=credential or Credential.basic(b"member"),
+        capabilities=capabilities or Capabilities((1,), (1,), (), (), (1,)),
+        leaf_node_source=source,
+        extensions=extensions,
+        lifetime=(lifetime or Lifetime(0, 2**64 - 1)) if is_kp else None,
+        parent_hash=b"" if source is LeafNodeSource.COMMIT else None,
+    )
+    tbs = unsigned.to_be_signed() if is_kp else unsigned.to_be_signed(group_id, leaf_index)
+    return unsigned.with_signature(suite.sign_with_label(private, "LeafNodeTBS", tbs))

@@ -26,3 +26,8 @@ CHECKERS["secret-tree.json"] = secret_tree.check
 from hearth_mls.vectors import messages  # noqa: E402
 
 CHECKERS["messages.json"] = messages.check
+
+from hearth_mls.vectors import tree_operations, tree_validation  # noqa: E402
+
+CHECKERS["tree-validation.json"] = tree_validation.check
+CHECKERS["tree-operations.json"] = tree_operations.check
