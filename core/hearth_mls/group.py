@@ -437,7 +437,10 @@ class Group:
             else:
                 base = self._state
             processed = process_commit(base, authenticated)
-            self._enter_epoch(processed.state)
+            if processed.state.phase is Phase.REMOVED:
+                self._state = processed.state
+            else:
+                self._enter_epoch(processed.state)
             self._persist()
             return Received(
                 "commit",

@@ -212,6 +212,14 @@ def process_commit(
     if applied.path_required and commit.path is None:
         raise MissingPathError("this commit's proposals require a path (RFC 9420 §12.4.2)")
 
+    if state.own_leaf in applied.removed:
+        # We cannot derive the new epoch (§12.4.2, last note): keep the old epoch's
+        # keys for late messages and stop sending.
+        if committer is None:
+            raise MissingPathError("an external commit removing us has no committer leaf")
+        return ProcessedCommit(
+            replace(state, proposals=(), phase=Phase.REMOVED), applied, committer
+        )
     tree = applied.tree
     private_keys = treekem.prune_private_keys(tree, state.private_key_map())
     commit_secret = bytes(suite.NH)
@@ -229,17 +237,15 @@ def process_commit(
             tree_hash=treekem.tree_hash(tree),
             extensions=applied.extensions,
         ).to_bytes()
-        removed_me = state.own_leaf in applied.removed
-        if not removed_me:
-            _, private_keys, commit_secret = treekem.decrypt_update_path(
-                tree,
-                committer,
-                state.own_leaf,
-                path,
-                treekem.prune_private_keys(tree, private_keys),
-                provisional,
-                [i for i, _ in applied.added],
-            )
+        _, private_keys, commit_secret = treekem.decrypt_update_path(
+            tree,
+            committer,
+            state.own_leaf,
+            path,
+            treekem.prune_private_keys(tree, private_keys),
+            provisional,
+            [i for i, _ in applied.added],
+        )
     assert committer is not None
     tree = treekem.truncated(tree)
     confirmed = transcript.confirmed_transcript_hash(state.interim_transcript_hash, authenticated)
@@ -259,7 +265,6 @@ def process_commit(
     tag = authenticated.auth.confirmation_tag
     assert tag is not None
     transcript.verify_confirmation_tag(secrets.confirmation_key, confirmed, tag)
-    removed = state.own_leaf in applied.removed
     new_state = replace(
         state,
         context=new_context,
@@ -268,7 +273,7 @@ def process_commit(
         secrets=secrets,
         interim_transcript_hash=transcript.interim_transcript_hash(confirmed, tag),
         proposals=(),
-        phase=Phase.REMOVED if removed else Phase.ACTIVE,
+        phase=Phase.ACTIVE,
         resumption_psks=_next_resumption(state),
     )
     return ProcessedCommit(new_state, applied, committer)
