@@ -20,12 +20,12 @@ from hearth_mls import tree_math
 from hearth_mls.codec import Writer
 from hearth_mls.commit import HPKECiphertext, UpdatePath, UpdatePathNode
 from hearth_mls.errors import (
+    DecryptionError,
     DuplicatePathKeyError,
     PathDecryptError,
     PathLengthError,
     PathParentHashError,
     PathSecretMismatchError,
-    PeerError,
 )
 from hearth_mls.leaf_node import LeafNode, LeafNodeSource
 from hearth_mls.suite import (
@@ -320,9 +320,7 @@ def decrypt_update_path(
                 secret = decrypt_with_label(
                     priv, "UpdatePathNode", context, ct.kem_output, ct.ciphertext
                 )
-            except PeerError:
-                raise
-            except Exception as exc:
+            except DecryptionError as exc:
                 raise PathDecryptError(f"path secret for node {r} does not decrypt") from exc
             first = secret
             keys = dict(private_keys)
