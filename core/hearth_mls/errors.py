@@ -86,8 +86,6 @@ class GroupRuleError(PeerError):
     """A peer's handshake message breaks a rule of RFC 9420 §12; state unchanged."""
 
 
-
-
 class NonMemberSenderError(GroupRuleError):
     """The sender is not a member (blank or unknown leaf, unknown external sender, §6)."""
 
@@ -98,7 +96,6 @@ class UnknownProposalError(GroupRuleError):
 
 class InvalidProposalError(GroupRuleError):
     """An individual proposal is invalid as specified in RFC 9420 §12.1."""
-
 
 
 class UpdateByCommitterError(GroupRuleError):
@@ -181,7 +178,6 @@ class PathDecryptError(GroupRuleError):
     """The path secret addressed to this member does not decrypt (RFC 9420 §7.6)."""
 
 
-
 class InvalidLeafNodeError(GroupRuleError):
     """A LeafNode fails the validation of RFC 9420 §7.3."""
 
@@ -194,7 +190,6 @@ class LifetimeError(InvalidLeafNodeError):
     """A LeafNode's lifetime does not cover the current time (RFC 9420 §7.3)."""
 
 
-
 class RequiredCapabilitiesError(InvalidLeafNodeError):
     """A LeafNode does not support the group's required_capabilities (RFC 9420 §7.3, §11.1)."""
 
@@ -203,10 +198,8 @@ class CapabilitiesError(InvalidLeafNodeError):
     """A LeafNode's capabilities omit its own credential or extension types (RFC 9420 §7.3)."""
 
 
-
 class InitKeyReuseError(InvalidLeafNodeError):
     """A KeyPackage's init_key equals its leaf encryption_key (RFC 9420 §10.1)."""
-
 
 
 class WelcomeError(PeerError):
@@ -224,6 +217,8 @@ class StateTransitionError(UsageError):
 
 class StateVersionError(UsageError):
     """Serialized group state has an unknown format version (no migration applies)."""
+
+
 class TreeIndexError(UsageError):
     """A node index outside the tree, or the children of a leaf (RFC 9420 Appendix C)."""
 
@@ -302,6 +297,8 @@ class UnsupportedError(PeerError):
 
 class InvalidKeyPackageError(PeerError):
     """A KeyPackage breaks a rule of RFC 9420 §10.1 (other than its signatures)."""
+
+
 class TreeValidationError(PeerError):
     """A ratchet tree from a peer breaks an invariant (RFC 9420 §7.9.2, §12.4.3.1)."""
 

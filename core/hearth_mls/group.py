@@ -66,8 +66,9 @@ from hearth_mls.proposals import (
     Proposal,
     PSKType,
     Remove,
+    Update,
 )
-from hearth_mls.protection import Protector, verify_content
+from hearth_mls.protection import Protector, sign_content, verify_content
 from hearth_mls.secret_tree import SecretTree
 from hearth_mls.welcome_structs import Welcome
 
@@ -458,10 +459,25 @@ class Group:
         return Received("proposal", content.sender, self.epoch)
 
 
+def external_proposal(
+    group_id: bytes, epoch: int, sender_index: int, signature_priv: bytes, proposal: Proposal
+) -> MLSMessage:
+    """A proposal from an external sender listed in ``external_senders`` (§12.1.8, §12.1.8.1).
+
+    Signed without a GroupContext and without a membership tag (§6.1, §6.2);
+    a Delivery Service uses this to propose removing a member, for example.
+    """
+    if isinstance(proposal, Update):
+        raise UsageError("an external sender cannot propose an Update (RFC 9420 §12.1.8)")
+    content = FramedContent(group_id, epoch, Sender.external(sender_index), proposal)
+    auth = sign_content(WireFormat.PUBLIC_MESSAGE, content, signature_priv, None)
+    return MLSMessage(PublicMessage(content, auth.auth))
+
+
 def _nonce() -> bytes:
     import os
 
     return os.urandom(suite.NH)
 
 
-__all__ = ["EPOCH_WINDOW", "TRANSITIONS", "Group", "Received", "UsageError"]
+__all__ = ["EPOCH_WINDOW", "TRANSITIONS", "Group", "Received", "external_proposal"]
