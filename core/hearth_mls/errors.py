@@ -31,6 +31,7 @@ the caller asked for something impossible (a bug or a wrong argument).
      |    |    +-- MalformedTreeError            trailing blank or wrong node kind (§12.4.3.3)
      |    |    +-- TreeHashMismatchError         tree hash differs from the GroupContext (§12.4.3.1)
      |    |    +-- ParentHashError               a parent node is not parent-hash valid (§7.9.2)
+     |    |    |    +-- CommitParentHashError    a committer's leaf parent_hash is wrong (§7.9.2)
      |    |    +-- UnmergedLeafError             a bad unmerged_leaves entry (§12.4.3.1)
      |    |    +-- DuplicateParentKeyError       a parent's encryption key appears twice (§12.4.3.1)
      |    +-- LeafNodeError             a LeafNode fails validation (§7.3)
@@ -43,8 +44,9 @@ the caller asked for something impossible (a bug or a wrong argument).
      |    |    +-- DuplicateLeafKeyError         signature or encryption key not unique (§7.3)
      |    |    +-- UpdateKeyUnchangedError       an Update keeps the old encryption key (§7.3)
      |    +-- ProposalApplicationError  a proposal cannot apply to the tree (§12.1)
-     |         +-- RemoveBlankLeafError          Remove names a blank or absent leaf (§12.1.3)
-     |         +-- UpdateBlankLeafError          Update from a blank or absent leaf (§12.1.2)
+     |    |    +-- RemoveBlankLeafError          Remove names a blank or absent leaf (§12.1.3)
+     |    |    +-- UpdateBlankLeafError          Update from a blank or absent leaf (§12.1.2)
+     |    +-- UpdatePathShapeError      UpdatePath nodes differ from the filtered direct path (§7.6)
      +-- UsageError                 the caller's mistake
           +-- TreeIndexError        a node index outside the tree (RFC 9420 Appendix C)
 """
@@ -222,3 +224,11 @@ class RemoveBlankLeafError(ProposalApplicationError):
 
 class UpdateBlankLeafError(ProposalApplicationError):
     """An Update is applied for a blank leaf or one outside the tree (RFC 9420 §12.1.2)."""
+
+
+class CommitParentHashError(ParentHashError):
+    """A committer's new leaf carries a parent_hash its UpdatePath does not give (§7.9.2)."""
+
+
+class UpdatePathShapeError(PeerError):
+    """An UpdatePath's node count differs from the sender's filtered direct path (§7.6)."""
