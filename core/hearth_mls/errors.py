@@ -39,6 +39,7 @@ the caller asked for something impossible (a bug or a wrong argument).
      |    |    +-- LeafSourceError               wrong leaf_node_source for its place (§7.3)
      |    |    +-- LeafExtensionUnsupportedError an extension not in its capabilities (§7.3)
      |    |    +-- RequiredCapabilityError       lacks a required capability (§7.3, §11.1)
+     |    |    +-- GroupExtensionUnsupportedError  lacks a GroupContext extension (§13)
      |    |    +-- CredentialUnsupportedError    credential types not mutually supported (§7.3)
      |    |    +-- LeafLifetimeError             now is outside its lifetime (§7.3)
      |    |    +-- DuplicateLeafKeyError         signature or encryption key not unique (§7.3)
@@ -232,3 +233,7 @@ class CommitParentHashError(ParentHashError):
 
 class UpdatePathShapeError(PeerError):
     """An UpdatePath's node count differs from the sender's filtered direct path (§7.6)."""
+
+
+class GroupExtensionUnsupportedError(LeafNodeError):
+    """A LeafNode's capabilities lack an extension the GroupContext uses (RFC 9420 §13)."""
