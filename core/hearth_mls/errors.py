@@ -28,6 +28,26 @@ the caller asked for something impossible (a bug or a wrong argument).
      |    +-- WelcomeNotForUsError      no EncryptedGroupSecrets for our KeyPackage (§12.4.3.1)
      |    +-- UnsupportedError          another version or ciphersuite (§17.1)
      |    +-- InvalidKeyPackageError    a KeyPackage breaks a rule of §10.1
+     |    +-- TreeValidationError       a ratchet tree breaks an invariant (§7.9.2, §12.4.3.1)
+     |    |    +-- MalformedTreeError            trailing blank or wrong node kind (§12.4.3.3)
+     |    |    +-- TreeHashMismatchError         tree hash differs from the GroupContext (§12.4.3.1)
+     |    |    +-- ParentHashError               a parent node is not parent-hash valid (§7.9.2)
+     |    |    |    +-- CommitParentHashError    a committer's leaf parent_hash is wrong (§7.9.2)
+     |    |    +-- UnmergedLeafError             a bad unmerged_leaves entry (§12.4.3.1)
+     |    |    +-- DuplicateParentKeyError       a parent's encryption key appears twice (§12.4.3.1)
+     |    +-- LeafNodeError             a LeafNode fails validation (§7.3)
+     |    |    +-- LeafSignatureError            its signature does not verify (§7.3)
+     |    |    +-- LeafSourceError               wrong leaf_node_source for its place (§7.3)
+     |    |    +-- LeafExtensionUnsupportedError an extension not in its capabilities (§7.3)
+     |    |    +-- RequiredCapabilityError       lacks a required capability (§7.3, §11.1)
+     |    |    +-- CredentialUnsupportedError    credential types not mutually supported (§7.3)
+     |    |    +-- LeafLifetimeError             now is outside its lifetime (§7.3)
+     |    |    +-- DuplicateLeafKeyError         signature or encryption key not unique (§7.3)
+     |    |    +-- UpdateKeyUnchangedError       an Update keeps the old encryption key (§7.3)
+     |    +-- ProposalApplicationError  a proposal cannot apply to the tree (§12.1)
+     |    |    +-- RemoveBlankLeafError          Remove names a blank or absent leaf (§12.1.3)
+     |    |    +-- UpdateBlankLeafError          Update from a blank or absent leaf (§12.1.2)
+     |    +-- UpdatePathShapeError      UpdatePath nodes differ from the filtered direct path (§7.6)
      +-- UsageError                 the caller's mistake
           +-- TreeIndexError        a node index outside the tree (RFC 9420 Appendix C)
 """
@@ -137,3 +157,83 @@ class UnsupportedError(PeerError):
 
 class InvalidKeyPackageError(PeerError):
     """A KeyPackage breaks a rule of RFC 9420 §10.1 (other than its signatures)."""
+
+
+class TreeValidationError(PeerError):
+    """A ratchet tree from a peer breaks an invariant (RFC 9420 §7.9.2, §12.4.3.1)."""
+
+
+class MalformedTreeError(TreeValidationError):
+    """A ``ratchet_tree`` has a trailing blank, or a leaf/parent in the wrong slot (§12.4.3.3)."""
+
+
+class TreeHashMismatchError(TreeValidationError):
+    """The tree's root hash is not the GroupContext's ``tree_hash`` (RFC 9420 §12.4.3.1)."""
+
+
+class ParentHashError(TreeValidationError):
+    """A non-blank parent node is not parent-hash valid (RFC 9420 §7.9.2)."""
+
+
+class UnmergedLeafError(TreeValidationError):
+    """An unmerged leaf is blank, not a descendant, or missing below (RFC 9420 §12.4.3.1)."""
+
+
+class DuplicateParentKeyError(TreeValidationError):
+    """A parent node's encryption key appears in another node (RFC 9420 §12.4.3.1)."""
+
+
+class LeafNodeError(PeerError):
+    """A LeafNode fails the validation of RFC 9420 §7.3."""
+
+
+class LeafSignatureError(LeafNodeError):
+    """A LeafNode's signature does not verify under its ``signature_key`` (§7.3)."""
+
+
+class LeafSourceError(LeafNodeError):
+    """A LeafNode's ``leaf_node_source`` is wrong for where it appears (§7.3)."""
+
+
+class LeafExtensionUnsupportedError(LeafNodeError):
+    """A LeafNode carries an extension its capabilities do not list (§7.3)."""
+
+
+class RequiredCapabilityError(LeafNodeError):
+    """A LeafNode lacks a capability the group's ``required_capabilities`` demand (§7.3, §11.1)."""
+
+
+class CredentialUnsupportedError(LeafNodeError):
+    """A credential type some member does not support, or vice versa (§7.3)."""
+
+
+class LeafLifetimeError(LeafNodeError):
+    """The current time is outside a LeafNode's lifetime (§7.3)."""
+
+
+class DuplicateLeafKeyError(LeafNodeError):
+    """A LeafNode's signature or encryption key is already used in the group (§7.3)."""
+
+
+class UpdateKeyUnchangedError(LeafNodeError):
+    """An Update's leaf keeps the encryption key of the leaf it replaces (§7.3)."""
+
+
+class ProposalApplicationError(PeerError):
+    """A proposal cannot be applied to the ratchet tree (RFC 9420 §12.1)."""
+
+
+class RemoveBlankLeafError(ProposalApplicationError):
+    """A Remove names a blank leaf or one outside the tree (RFC 9420 §12.1.3)."""
+
+
+class UpdateBlankLeafError(ProposalApplicationError):
+    """An Update is applied for a blank leaf or one outside the tree (RFC 9420 §12.1.2)."""
+
+
+class CommitParentHashError(ParentHashError):
+    """A committer's new leaf carries a parent_hash its UpdatePath does not give (§7.9.2)."""
+
+
+class UpdatePathShapeError(PeerError):
+    """An UpdatePath's node count differs from the sender's filtered direct path (§7.6)."""
