@@ -27,6 +27,7 @@ the caller asked for something impossible (a bug or a wrong argument).
      |    +-- GenerationTooFarError     a ratchet generation beyond the window (§9.2)
      |    +-- WelcomeNotForUsError      no EncryptedGroupSecrets for our KeyPackage (§12.4.3.1)
      |    +-- UnsupportedError          another version or ciphersuite (§17.1)
+     |    +-- InvalidKeyPackageError    a KeyPackage breaks a rule of §10.1
      |    +-- TreeValidationError       a ratchet tree breaks an invariant (§7.9.2, §12.4.3.1)
      |    |    +-- MalformedTreeError            trailing blank or wrong node kind (§12.4.3.3)
      |    |    +-- TreeHashMismatchError         tree hash differs from the GroupContext (§12.4.3.1)
@@ -153,6 +154,10 @@ class WelcomeNotForUsError(PeerError):
 
 class UnsupportedError(PeerError):
     """Another protocol version or ciphersuite than ours (RFC 9420 §6, §17.1)."""
+
+
+class InvalidKeyPackageError(PeerError):
+    """A KeyPackage breaks a rule of RFC 9420 §10.1 (other than its signatures)."""
 
 
 class TreeValidationError(PeerError):

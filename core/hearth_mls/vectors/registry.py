@@ -27,6 +27,20 @@ from hearth_mls.vectors import messages  # noqa: E402
 
 CHECKERS["messages.json"] = messages.check
 
+from hearth_mls.vectors import key_schedule, psk_secret, transcript_hashes  # noqa: E402
+
+CHECKERS["key-schedule.json"] = key_schedule.check
+CHECKERS["psk_secret.json"] = psk_secret.check
+CHECKERS["transcript-hashes.json"] = transcript_hashes.check
+
+from hearth_mls.vectors import message_protection  # noqa: E402
+
+CHECKERS["message-protection.json"] = message_protection.check
+
+from hearth_mls.vectors import welcome  # noqa: E402
+
+CHECKERS["welcome.json"] = welcome.check
+
 from hearth_mls.vectors import tree_operations, tree_validation  # noqa: E402
 
 CHECKERS["tree-validation.json"] = tree_validation.check
