@@ -32,6 +32,7 @@ the caller asked for something impossible (a bug or a wrong argument).
      |    |    +-- MalformedTreeError            trailing blank or wrong node kind (§12.4.3.3)
      |    |    +-- TreeHashMismatchError         tree hash differs from the GroupContext (§12.4.3.1)
      |    |    +-- ParentHashError               a parent node is not parent-hash valid (§7.9.2)
+     |    |    |    +-- CommitParentHashError    a committer's leaf parent_hash is wrong (§7.9.2)
      |    |    +-- UnmergedLeafError             a bad unmerged_leaves entry (§12.4.3.1)
      |    |    +-- DuplicateParentKeyError       a parent's encryption key appears twice (§12.4.3.1)
      |    +-- LeafNodeError             a LeafNode fails validation (§7.3)
@@ -39,13 +40,15 @@ the caller asked for something impossible (a bug or a wrong argument).
      |    |    +-- LeafSourceError               wrong leaf_node_source for its place (§7.3)
      |    |    +-- LeafExtensionUnsupportedError an extension not in its capabilities (§7.3)
      |    |    +-- RequiredCapabilityError       lacks a required capability (§7.3, §11.1)
+     |    |    +-- GroupExtensionUnsupportedError  lacks a GroupContext extension (§13)
      |    |    +-- CredentialUnsupportedError    credential types not mutually supported (§7.3)
      |    |    +-- LeafLifetimeError             now is outside its lifetime (§7.3)
      |    |    +-- DuplicateLeafKeyError         signature or encryption key not unique (§7.3)
      |    |    +-- UpdateKeyUnchangedError       an Update keeps the old encryption key (§7.3)
      |    +-- ProposalApplicationError  a proposal cannot apply to the tree (§12.1)
-     |         +-- RemoveBlankLeafError          Remove names a blank or absent leaf (§12.1.3)
-     |         +-- UpdateBlankLeafError          Update from a blank or absent leaf (§12.1.2)
+     |    |    +-- RemoveBlankLeafError          Remove names a blank or absent leaf (§12.1.3)
+     |    |    +-- UpdateBlankLeafError          Update from a blank or absent leaf (§12.1.2)
+     |    +-- UpdatePathShapeError      UpdatePath nodes differ from the filtered direct path (§7.6)
      +-- UsageError                 the caller's mistake
           +-- TreeIndexError        a node index outside the tree (RFC 9420 Appendix C)
 """
@@ -369,3 +372,15 @@ class RemoveBlankLeafError(ProposalApplicationError):
 
 class UpdateBlankLeafError(ProposalApplicationError):
     """An Update is applied for a blank leaf or one outside the tree (RFC 9420 §12.1.2)."""
+
+
+class CommitParentHashError(ParentHashError):
+    """A committer's new leaf carries a parent_hash its UpdatePath does not give (§7.9.2)."""
+
+
+class UpdatePathShapeError(PeerError):
+    """An UpdatePath's node count differs from the sender's filtered direct path (§7.6)."""
+
+
+class GroupExtensionUnsupportedError(LeafNodeError):
+    """A LeafNode's capabilities lack an extension the GroupContext uses (RFC 9420 §13)."""

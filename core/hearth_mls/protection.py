@@ -67,7 +67,7 @@ _REUSE_GUARD_LEN = 4
 def sign_content(
     wire_format: WireFormat,
     content: FramedContent,
-    signature_private: bytes,
+    signature_private: suite.SignaturePrivateKey,
     context: GroupContext | None,
     confirmation_tag: bytes | None = None,
 ) -> AuthenticatedContent:
@@ -139,7 +139,7 @@ class Protector:
     def protect_public(
         self,
         content: FramedContent,
-        signature_private: bytes,
+        signature_private: suite.SignaturePrivateKey,
         confirmation_tag: bytes | None = None,
     ) -> PublicMessage:
         """Sign ``content`` and add the membership tag for a member sender (§6.2).
@@ -195,7 +195,7 @@ class Protector:
     def protect_private(
         self,
         content: FramedContent,
-        signature_private: bytes,
+        signature_private: suite.SignaturePrivateKey,
         confirmation_tag: bytes | None = None,
         *,
         reuse_guard: bytes | None = None,

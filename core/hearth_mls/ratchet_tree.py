@@ -20,11 +20,14 @@ from dataclasses import replace
 
 from hearth_mls import suite, tree_math
 from hearth_mls.codec import Writer
+from hearth_mls.commit import UpdatePath
 from hearth_mls.errors import (
+    CommitParentHashError,
     MalformedTreeError,
     RemoveBlankLeafError,
     TreeIndexError,
     UpdateBlankLeafError,
+    UpdatePathShapeError,
 )
 from hearth_mls.leaf_node import LeafNode
 from hearth_mls.tree_nodes import (
@@ -120,8 +123,7 @@ class RatchetTree:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, RatchetTree) and self._nodes == other._nodes
 
-    def __hash__(self) -> int:
-        return hash(tuple(self._nodes))
+    __hash__ = None  # type: ignore[assignment]  # mutable: not hashable
 
     def __repr__(self) -> str:
         members = sum(1 for _ in self.occupied_leaves())
@@ -206,7 +208,7 @@ class RatchetTree:
         """The direct path minus nodes whose copath child has an empty resolution (§4.1.2)."""
         n = self.n_leaves
         path = tree_math.direct_path(2 * leaf_index, n)
-        children = [2 * leaf_index, *path[:-1]]
+        children = [2 * leaf_index, *path][: len(path)]
         return [
             parent
             for child, parent in zip(children, path, strict=True)
@@ -349,3 +351,53 @@ class RatchetTree:
         self._nodes[2 * leaf_index] = None
         self.blank_direct_path(leaf_index)
         self.truncate()
+
+    # -- merging an UpdatePath's public keys (§7.5, §7.9) ---------------------------------
+
+    def merge_path_keys(self, leaf_index: int, public_keys: Sequence[bytes]) -> bytes:
+        """Put new keys on ``leaf_index``'s filtered direct path; return the leaf's parent hash.
+
+        Blanks the direct path, sets each filtered-direct-path node to a fresh
+        ParentNode (no unmerged leaves), then computes parent hashes from the
+        root down (§7.5, §7.9). Both the committer and the receivers use this.
+        """
+        if self.leaf(leaf_index) is None:
+            raise UpdateBlankLeafError(f"leaf {leaf_index} is blank or outside the tree")
+        path = self.filtered_direct_path(leaf_index)
+        if len(public_keys) != len(path):
+            raise UpdatePathShapeError(
+                f"{len(public_keys)} path nodes for a filtered direct path of {len(path)}"
+            )
+        self.blank_direct_path(leaf_index)
+        for x, key in zip(path, public_keys, strict=True):
+            self._nodes[x] = ParentNode(key)
+        x = 2 * leaf_index
+        # The copath child of each path node: the child not above the leaf.
+        copath_child = {p: tree_math.right(p) if x < p else tree_math.left(p) for p in path}
+        parent_hash = b""
+        for p in reversed(path):
+            node = self._nodes[p]
+            assert isinstance(node, ParentNode)
+            self._nodes[p] = replace(node, parent_hash=parent_hash)
+            parent_hash = self.parent_hash(p, copath_child[p])
+        return parent_hash
+
+    def apply_update_path(self, sender: int, update_path: UpdatePath) -> None:
+        """Merge a received UpdatePath's public part into the tree (§7.5, §7.9.2).
+
+        Checks that the new leaf's ``parent_hash`` is the one the path gives;
+        on any error the tree is left as it was. Leaf validation (§7.3) and
+        path secret decryption are the caller's.
+        """
+        before = list(self._nodes)
+        keys = [node.encryption_key for node in update_path.nodes]
+        try:
+            expected = self.merge_path_keys(sender, keys)
+            if update_path.leaf_node.parent_hash != expected:
+                raise CommitParentHashError(
+                    f"leaf {sender}: the new leaf's parent_hash does not match its UpdatePath"
+                )
+        except BaseException:
+            self._nodes = before
+            raise
+        self._nodes[2 * sender] = update_path.leaf_node

@@ -21,6 +21,7 @@ from hearth_mls.errors import (
     CredentialUnsupportedError,
     DuplicateLeafKeyError,
     DuplicateParentKeyError,
+    GroupExtensionUnsupportedError,
     LeafExtensionUnsupportedError,
     LeafLifetimeError,
     LeafSignatureError,
@@ -33,6 +34,7 @@ from hearth_mls.errors import (
     UpdateKeyUnchangedError,
 )
 from hearth_mls.extension_payloads import RequiredCapabilities
+from hearth_mls.extensions import Extension
 from hearth_mls.leaf_node import LeafNode, LeafNodeSource
 from hearth_mls.ratchet_tree import RatchetTree
 from hearth_mls.tree_nodes import ParentNode
@@ -76,6 +78,21 @@ def check_required_capabilities(
         missing = sorted(needed - set(offered))
         if missing:
             raise RequiredCapabilityError(f"{where} does not support required {kind} {missing}")
+
+
+def check_group_extensions(
+    leaf: LeafNode, group_extensions: tuple[Extension, ...], where: str = "leaf"
+) -> None:
+    """The leaf supports every non-default GroupContext extension (RFC 9420 §13)."""
+    missing = sorted(
+        {e.extension_type for e in group_extensions}
+        - DEFAULT_EXTENSION_TYPES
+        - set(leaf.capabilities.extensions)
+    )
+    if missing:
+        raise GroupExtensionUnsupportedError(
+            f"{where} does not support the group's extensions {missing}"
+        )
 
 
 def check_leaf_extensions(leaf: LeafNode, where: str = "leaf") -> None:
@@ -127,6 +144,7 @@ def validate_leaf_node(
     *,
     expected_source: LeafNodeSource | None = None,
     required: RequiredCapabilities | None = None,
+    group_extensions: tuple[Extension, ...] = (),
     replaces: int | None = None,
     now: int | None = None,
 ) -> None:
@@ -136,11 +154,13 @@ def validate_leaf_node(
     and ``commit`` for an UpdatePath; ``replaces`` is the leaf index whose node
     this leaf replaces (Update and UpdatePath), excluded from the uniqueness
     checks; ``now`` (seconds) enables the lifetime check. Credential
-    validation itself (§5.3.1) is the application's job.
+    validation itself (§5.3.1) is the application's job. ``group_extensions``
+    are the GroupContext's extensions, which every member must support (§13).
     """
     where = f"leaf {leaf_index}"
     verify_leaf_signature(leaf, group_id, leaf_index)
     check_required_capabilities(leaf, required, where)
+    check_group_extensions(leaf, group_extensions, where)
     others = [node for index, node in tree.occupied_leaves() if index not in (replaces, leaf_index)]
     check_credential_support(leaf, others, where)
     if now is not None:
@@ -245,11 +265,13 @@ def validate_tree(
     *,
     tree_hash: bytes | None = None,
     required: RequiredCapabilities | None = None,
+    group_extensions: tuple[Extension, ...] = (),
     now: int | None = None,
 ) -> None:
     """Every check of RFC 9420 §12.4.3.1 "Verify the integrity of the ratchet tree".
 
-    ``tree_hash`` is the GroupInfo's ``group_context.tree_hash`` when known.
+    ``tree_hash`` is the GroupInfo's ``group_context.tree_hash`` when known;
+    ``group_extensions`` its extensions, which every leaf must support (§13).
     """
     verify_unmerged_leaves(tree)
     verify_unique_parent_keys(tree)
@@ -267,6 +289,7 @@ def validate_tree(
         where = f"leaf {index}"
         verify_leaf_signature(leaf, group_id, index)
         check_required_capabilities(leaf, required, where)
+        check_group_extensions(leaf, group_extensions, where)
         check_leaf_extensions(leaf, where)
         if now is not None:
             check_lifetime(leaf, now, where)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from hearth_mls import key_schedule, psk, suite, transcript
+from hearth_mls import hpke, key_schedule, psk, suite, transcript
 from hearth_mls.commit import HPKECiphertext
 from hearth_mls.credential import Credential
 from hearth_mls.errors import (
@@ -69,7 +69,7 @@ def key_package_ref(key_package: KeyPackage) -> bytes:
 
 def create_key_package(
     credential: Credential,
-    signature_private: bytes,
+    signature_private: suite.SignaturePrivateKey,
     lifetime: Lifetime,
     *,
     capabilities: Capabilities = DEFAULT_CAPABILITIES,
@@ -130,7 +130,9 @@ def verify_key_package(key_package: KeyPackage, now: int | None = None) -> None:
 # --- GroupInfo (§12.4.3) -----------------------------------------------------
 
 
-def sign_group_info(group_info: GroupInfo, signature_private: bytes) -> GroupInfo:
+def sign_group_info(
+    group_info: GroupInfo, signature_private: suite.SignaturePrivateKey
+) -> GroupInfo:
     """Sign GroupInfoTBS with SignWithLabel (§12.4.3)."""
     return group_info.with_signature(
         suite.sign_with_label(signature_private, _GROUP_INFO_LABEL, group_info.to_be_signed())
@@ -193,7 +195,7 @@ class JoinedEpoch:
 def decrypt_welcome(
     welcome: Welcome,
     key_package: KeyPackage,
-    init_private: bytes,
+    init_private: hpke.PrivateKey,
     psk_lookup: PSKLookup | None = None,
 ) -> tuple[GroupSecrets, GroupInfo, bytes]:
     """Decrypt our GroupSecrets and the GroupInfo: ``(secrets, group_info, psk_secret)``.
@@ -249,7 +251,7 @@ def check_confirmation(
 def join_epoch(
     welcome: Welcome,
     key_package: KeyPackage,
-    init_private: bytes,
+    init_private: hpke.PrivateKey,
     signer_public: Callable[[GroupInfo], bytes],
     psk_lookup: PSKLookup | None = None,
 ) -> JoinedEpoch:

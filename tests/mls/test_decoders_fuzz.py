@@ -13,16 +13,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hearth_mls.codec import Writer
+from hearth_mls.codec import Writer, decode_exact
 from hearth_mls.commit import Commit, HPKECiphertext, UpdatePath, UpdatePathNode
 from hearth_mls.credential import Credential
 from hearth_mls.errors import DecodeError
 from hearth_mls.extension_payloads import (
+    ApplicationId,
     ExternalPub,
     ExternalSender,
     RequiredCapabilities,
     external_senders_from_bytes,
 )
+from hearth_mls.extensions import Extension, GroupContext
 from hearth_mls.framing import (
     AuthenticatedContent,
     AuthenticatedContentTBM,
@@ -30,6 +32,7 @@ from hearth_mls.framing import (
     ContentType,
     FramedContent,
     FramedContentTBS,
+    InterimTranscriptHashInput,
     PrivateContentAAD,
     PrivateMessage,
     PrivateMessageContent,
@@ -73,6 +76,13 @@ def _private_content(content_type: ContentType) -> tuple[Decoder, Encoder]:
         lambda data: PrivateMessageContent.from_bytes_for(data, content_type),
         lambda value: value.to_bytes(),  # type: ignore[attr-defined]
     )
+
+
+def _extension_bytes(value: object) -> bytes:
+    assert isinstance(value, Extension)
+    w = Writer()
+    value.encode(w)
+    return w.getvalue()
 
 
 def _external_senders_to_bytes(value: object) -> bytes:
@@ -122,9 +132,19 @@ DECODERS: dict[str, tuple[Decoder, Encoder]] = {
         RequiredCapabilities,
         ExternalSender,
         ExternalPub,
+        ApplicationId,
+        InterimTranscriptHashInput,
         MLSMessage,
     )
 }
+DECODERS["GroupContext"] = (
+    lambda data: decode_exact(data, "GroupContext", GroupContext.decode),
+    lambda value: value.to_bytes(),  # type: ignore[attr-defined]
+)
+DECODERS["Extension"] = (
+    lambda data: decode_exact(data, "Extension", Extension.decode),
+    _extension_bytes,
+)
 DECODERS["Proposal"] = (proposal_from_bytes, lambda p: proposal_to_bytes(p))  # type: ignore[arg-type]
 DECODERS["ratchet_tree"] = (ratchet_tree_from_bytes, lambda t: ratchet_tree_to_bytes(t))  # type: ignore[arg-type]
 DECODERS["external_senders"] = (external_senders_from_bytes, _external_senders_to_bytes)

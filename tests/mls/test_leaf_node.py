@@ -73,3 +73,14 @@ def test_source_fields_must_match() -> None:
             base.capabilities,
             LeafNodeSource.COMMIT,
         )
+
+
+def test_duplicate_extension_type_rejected() -> None:
+    from dataclasses import replace
+
+    from hearth_mls.extensions import Extension
+
+    node = replace(samples.leaf(), extensions=(Extension(7, b"a"), Extension(7, b"b")))
+    with pytest.raises(DecodeError, match="extension type 7 appears twice") as info:
+        LeafNode.from_bytes(node.to_bytes())
+    assert info.value.struct == "LeafNode"

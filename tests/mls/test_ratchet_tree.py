@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
+from hearth_mls.commit import UpdatePath
 from hearth_mls.errors import (
+    CommitParentHashError,
     MalformedTreeError,
     RemoveBlankLeafError,
     TreeIndexError,
     UpdateBlankLeafError,
+    UpdatePathShapeError,
 )
 from hearth_mls.leaf_node import LeafNode, LeafNodeSource
 from hearth_mls.ratchet_tree import RatchetTree
 from hearth_mls.tree_nodes import Node, ParentNode, ratchet_tree_to_bytes
+from hearth_mls.tree_validation import validate_tree
 from tests.conftest import VECTORS
 from tests.mls import samples
 
@@ -188,3 +193,57 @@ def test_leaf_source_variety_in_vectors() -> None:
     tree = _vector_tree(2)
     sources = {leaf.leaf_node_source for _, leaf in tree.occupied_leaves()}
     assert sources == {LeafNodeSource.COMMIT, LeafNodeSource.KEY_PACKAGE}
+
+
+def _treekem_paths() -> list[tuple[RatchetTree, bytes, int, UpdatePath, str]]:
+    entries = json.loads((VECTORS / "treekem.json").read_text())
+    cases = []
+    for entry in entries:
+        tree = RatchetTree.from_bytes(bytes.fromhex(entry["ratchet_tree"]))
+        for update in entry["update_paths"]:
+            path = UpdatePath.from_bytes(bytes.fromhex(update["update_path"]))
+            cases.append(
+                (
+                    tree,
+                    bytes.fromhex(entry["group_id"]),
+                    update["sender"],
+                    path,
+                    update["tree_hash_after"],
+                )
+            )
+    return cases
+
+
+def test_treekem_vector_update_paths_merge() -> None:
+    """The public half of treekem.json (RFC 9420 §7.5): merged tree hash and parent hashes."""
+    cases = _treekem_paths()
+    assert len(cases) == 62
+    for tree, group_id, sender, path, tree_hash_after in cases:
+        merged = tree.copy()
+        merged.apply_update_path(sender, path)
+        assert merged.tree_hash().hex() == tree_hash_after
+        validate_tree(merged, group_id)
+
+
+def test_update_path_with_wrong_parent_hash_leaves_tree_unchanged() -> None:
+    tree, _, sender, path, _ = _treekem_paths()[5]
+    before = tree.copy()
+    leaf = replace(path.leaf_node, parent_hash=b"\x00" * 32)
+    with pytest.raises(CommitParentHashError, match=f"leaf {sender}"):
+        tree.apply_update_path(sender, replace(path, leaf_node=leaf))
+    assert tree == before
+
+
+def test_update_path_with_wrong_node_count_rejected() -> None:
+    tree, _, sender, path, _ = _treekem_paths()[5]
+    before = tree.copy()
+    with pytest.raises(UpdatePathShapeError):
+        tree.apply_update_path(sender, replace(path, nodes=path.nodes[:-1]))
+    assert tree == before
+    with pytest.raises(UpdateBlankLeafError):
+        RatchetTree([_leaf("A"), None, None]).merge_path_keys(1, [])
+
+
+def test_single_member_path_has_empty_parent_hash() -> None:
+    tree = RatchetTree.with_leaf(_leaf("A"))
+    assert tree.merge_path_keys(0, []) == b""

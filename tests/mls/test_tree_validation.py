@@ -16,6 +16,7 @@ from hearth_mls.errors import (
     CredentialUnsupportedError,
     DuplicateLeafKeyError,
     DuplicateParentKeyError,
+    GroupExtensionUnsupportedError,
     LeafExtensionUnsupportedError,
     LeafLifetimeError,
     LeafNodeError,
@@ -296,3 +297,16 @@ def test_required_capabilities_on_a_new_leaf() -> None:
         validate_leaf_node(
             leaf, tree, b"group", 2, required=RequiredCapabilities(credential_types=(2,))
         )
+
+
+def test_group_extension_not_supported_rejected() -> None:
+    tree = _member_tree()
+    leaf = samples.signed_leaf()
+    roles = (Extension(0xFF00, b"roles"), Extension(5, b"\x00"))
+    with pytest.raises(GroupExtensionUnsupportedError, match="65280"):
+        validate_leaf_node(leaf, tree, b"group", 2, group_extensions=roles)
+    supporting = samples.signed_leaf(capabilities=Capabilities((1,), (1,), (0xFF00,), (), (1,)))
+    validate_leaf_node(supporting, tree, b"group", 2, group_extensions=roles)
+    vector_tree, group_id = _vector(0)
+    with pytest.raises(GroupExtensionUnsupportedError):
+        validate_tree(vector_tree, group_id, group_extensions=roles)

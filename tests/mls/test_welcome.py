@@ -165,3 +165,26 @@ def test_welcome_for_another_suite() -> None:
     welcome = create_welcome(_group_info(signer[0]), JOINER, [(alice.key_package, None)])
     with pytest.raises(UnsupportedError):
         decrypt_welcome(replace(welcome, cipher_suite=3), alice.key_package, alice.init_private)
+
+
+def test_group_info_for_another_suite_inside_a_suite_1_welcome() -> None:
+    alice, _ = _bundle()
+    signer = suite.generate_signature_key_pair()
+    info = sign_group_info(
+        GroupInfo(replace(CONTEXT, cipher_suite=2), b"\0" * 32, signer=0), signer[0]
+    )
+    welcome = create_welcome(info, JOINER, [(alice.key_package, None)])
+    with pytest.raises(UnsupportedError):
+        decrypt_welcome(welcome, alice.key_package, alice.init_private)
+
+
+def test_key_package_with_a_bad_leaf_signature() -> None:
+    bundle, priv = _bundle()
+    kp = bundle.key_package
+    bad_leaf = kp.leaf_node.with_signature(bytes(64))
+    resigned = replace(kp, leaf_node=bad_leaf)
+    resigned = resigned.with_signature(
+        suite.sign_with_label(priv, "KeyPackageTBS", resigned.to_be_signed())
+    )
+    with pytest.raises(SignatureError):
+        verify_key_package(resigned)

@@ -51,6 +51,7 @@ CHECKERS["message-protection.json"] = message_protection.check
 from hearth_mls.vectors import welcome  # noqa: E402
 
 CHECKERS["welcome.json"] = welcome.check
+
 from hearth_mls.vectors import tree_operations, tree_validation  # noqa: E402
 
 CHECKERS["tree-validation.json"] = tree_validation.check
