@@ -20,7 +20,6 @@ from hearth_mls.credential import Credential, CredentialType
 from hearth_mls.errors import (
     DecodeError,
     HPKEDecryptionError,
-    PathParentHashError,
     SignatureError,
     UsageError,
     WelcomeError,
@@ -121,9 +120,15 @@ def create_group(
     if signature_priv is None:
         signature_priv = suite.generate_signature_key_pair()[0]
     enc_priv, enc_pub = suite.generate_hpke_key_pair()
-    caps = capabilities or default_capabilities(
-        [e.extension_type for e in extensions if e.extension_type > 5]
-    )
+    if capabilities is None:
+        from hearth_mls.proposal_rules import required_capabilities
+
+        required = required_capabilities(extensions)
+        wanted = {e.extension_type for e in extensions if e.extension_type > 5}
+        if required is not None:
+            wanted.update(required.extension_types)
+        capabilities = default_capabilities(sorted(wanted))
+    caps = capabilities
     leaf = LeafNode(
         encryption_key=enc_pub,
         signature_key=suite.signature_public_key(signature_priv),
@@ -167,88 +172,24 @@ def _tree_from(group_info: GroupInfo, ratchet_tree: bytes | None) -> list[Node |
     return treekem.padded(ratchet_tree_from_bytes(data))
 
 
-def verify_tree(tree: Sequence[Node | None], group_id: bytes) -> None:
-    """Leaf signatures and parent hashes of a received tree (RFC 9420 §7.3, §7.9.2, §12.4.3.1)."""
-    from hearth_mls.errors import LeafSignatureError
+def verify_tree(tree: Sequence[Node | None], context: GroupContext) -> None:
+    """Every integrity check of RFC 9420 §12.4.3.1 on a received ratchet tree.
 
-    for index, leaf in members(tree):
-        tbs = (
-            leaf.to_be_signed()
-            if leaf.leaf_node_source is LeafNodeSource.KEY_PACKAGE
-            else leaf.to_be_signed(group_id, index)
-        )
-        try:
-            suite.verify_with_label(leaf.signature_key, "LeafNodeTBS", tbs, leaf.signature)
-        except SignatureError as exc:
-            raise LeafSignatureError(f"leaf {index} signature does not verify") from exc
-    _verify_parent_hashes(tree)
+    Delegates to :func:`hearth_mls.tree_validation.validate_tree` (leaf
+    signatures and capabilities, unique keys, unmerged leaves, parent hashes,
+    tree hash against the GroupContext).
+    """
+    from hearth_mls.proposal_rules import required_capabilities
+    from hearth_mls.ratchet_tree import RatchetTree
+    from hearth_mls.tree_validation import validate_tree
 
-
-def _verify_parent_hashes(tree: Sequence[Node | None]) -> None:
-    """Every non-blank parent is parent-hash valid (§7.9.2): one child chain links to it."""
-    n = treekem.leaf_count(tree)
-    if n == 1:
-        return
-    for p, node in enumerate(tree):
-        if node is None or node.parent is None:
-            continue
-        ok = False
-        for child, sibling in (
-            (tree_math.left(p), tree_math.right(p)),
-            (tree_math.right(p), tree_math.left(p)),
-        ):
-            expected = treekem.parent_hash_of(
-                node.parent, _original_hash(tree, sibling, node.parent.unmerged_leaves)
-            )
-            # A node of the child's resolution (minus P's unmerged leaves) links to P.
-            for d in _descendants_chain(tree, child, node.parent.unmerged_leaves):
-                if _parent_hash_field(tree[d]) == expected:
-                    ok = True
-                    break
-            if ok:
-                break
-        if not ok:
-            raise PathParentHashError(f"parent node {p} is not parent-hash valid (RFC 9420 §7.9.2)")
-
-
-def _parent_hash_field(node: Node | None) -> bytes | None:
-    if node is None:
-        return None
-    if node.leaf is not None:
-        return node.leaf.parent_hash
-    return node.parent.parent_hash if node.parent is not None else None
-
-
-def _original_hash(tree: Sequence[Node | None], x: int, unmerged: Sequence[int]) -> bytes:
-    """Tree hash of ``x`` with ``unmerged`` leaves removed from it (§7.9.2)."""
-    if not unmerged:
-        return treekem.tree_hash(tree, x)
-    out = list(treekem.padded(tree))
-    gone = set(unmerged)
-    for i in gone:
-        out[tree_math.leaf_to_node(i)] = None
-    for j, node in enumerate(out):
-        if node is not None and node.parent is not None and gone & set(node.parent.unmerged_leaves):
-            kept = tuple(i for i in node.parent.unmerged_leaves if i not in gone)
-            out[j] = Node(parent=replace(node.parent, unmerged_leaves=kept))
-    return treekem.tree_hash(out, x)
-
-
-def _descendants_chain(tree: Sequence[Node | None], x: int, unmerged: Sequence[int]) -> list[int]:
-    """The resolution of ``x`` without the given unmerged leaves (§7.9.2)."""
-    found: list[int] = []
-
-    def walk(y: int) -> None:
-        node = treekem.node_at(tree, y)
-        if node is not None and not (tree_math.is_leaf(y) and y // 2 in unmerged):
-            found.append(y)
-            return
-        if node is None and not tree_math.is_leaf(y):
-            walk(tree_math.left(y))
-            walk(tree_math.right(y))
-
-    walk(x)
-    return found
+    validate_tree(
+        RatchetTree.from_wire(treekem.truncated(tree)),
+        context.group_id,
+        tree_hash=context.tree_hash,
+        required=required_capabilities(context.extensions),
+        group_extensions=context.extensions,
+    )
 
 
 def join_from_welcome(
@@ -309,7 +250,7 @@ def join_from_welcome(
         raise WelcomeError("GroupInfo signature does not verify") from exc
     if treekem.tree_hash(tree) != ctx.tree_hash:
         raise WelcomeError("the ratchet tree does not match the GroupInfo's tree_hash")
-    verify_tree(tree, ctx.group_id)
+    verify_tree(tree, ctx)
     own_leaf = next(
         (
             i
@@ -373,8 +314,7 @@ def external_join(
         )
     except SignatureError as exc:
         raise WelcomeError("GroupInfo signature does not verify") from exc
-    if treekem.tree_hash(tree) != ctx.tree_hash:
-        raise WelcomeError("the ratchet tree does not match the GroupInfo's tree_hash")
+    verify_tree(tree, ctx)
     external_pub = next(
         (
             ExternalPub.from_bytes(e.extension_data).external_pub
