@@ -181,27 +181,15 @@ class PathDecryptError(GroupRuleError):
     """The path secret addressed to this member does not decrypt (RFC 9420 §7.6)."""
 
 
-class InvalidLeafNodeError(GroupRuleError):
-    """A LeafNode fails the validation of RFC 9420 §7.3."""
+class KeyPackageRuleError(GroupRuleError):
+    """An added KeyPackage breaks a rule of RFC 9420 §10.1 (leaf checks: LeafNodeError)."""
 
 
-class KeyPackageSuiteError(InvalidLeafNodeError):
+class KeyPackageSuiteError(KeyPackageRuleError):
     """A KeyPackage's version or cipher suite is not the group's (RFC 9420 §10.1)."""
 
 
-class LifetimeError(InvalidLeafNodeError):
-    """A LeafNode's lifetime does not cover the current time (RFC 9420 §7.3)."""
-
-
-class RequiredCapabilitiesError(InvalidLeafNodeError):
-    """A LeafNode does not support the group's required_capabilities (RFC 9420 §7.3, §11.1)."""
-
-
-class CapabilitiesError(InvalidLeafNodeError):
-    """A LeafNode's capabilities omit its own credential or extension types (RFC 9420 §7.3)."""
-
-
-class InitKeyReuseError(InvalidLeafNodeError):
+class InitKeyReuseError(KeyPackageRuleError):
     """A KeyPackage's init_key equals its leaf encryption_key (RFC 9420 §10.1)."""
 
 

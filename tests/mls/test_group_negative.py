@@ -148,7 +148,7 @@ def test_group_context_extensions_members_do_not_support() -> None:
     t = trio()
     required = RequiredCapabilities(extension_types=(0xF0F0,))
     gce = GroupContextExtensions((Extension(REQUIRED_CAPABILITIES, required.to_bytes()),))
-    assert_rejected(t, forge(t.alice, inline(gce)), errors.RequiredCapabilitiesError)
+    assert_rejected(t, forge(t.alice, inline(gce)), errors.RequiredCapabilityError)
 
 
 # --- §10.1 and §7.3: KeyPackages and LeafNodes in Adds -----------------------------
@@ -190,7 +190,7 @@ def test_key_package_expired_lifetime() -> None:
     t = trio()
     kp = create_key_package(b"dave")
     bad = resign_key_package(kp.key_package, kp.signature_priv, leaf_lifetime=Lifetime(0, 1000))
-    assert_rejected(t, forge(t.alice, inline(Add(bad))), errors.LifetimeError)
+    assert_rejected(t, forge(t.alice, inline(Add(bad))), errors.LeafLifetimeError)
 
 
 def test_init_key_equals_encryption_key() -> None:
@@ -219,7 +219,7 @@ def test_leaf_extension_outside_capabilities() -> None:
     bad = resign_key_package(
         kp.key_package, kp.signature_priv, leaf_extensions=(Extension(0xF0F1, b"x"),)
     )
-    assert_rejected(t, forge(t.alice, inline(Add(bad))), errors.CapabilitiesError)
+    assert_rejected(t, forge(t.alice, inline(Add(bad))), errors.LeafExtensionUnsupportedError)
 
 
 def test_key_package_missing_required_capabilities() -> None:
@@ -238,7 +238,7 @@ def test_key_package_missing_required_capabilities() -> None:
     bob = Group.join(welcome.body, kb)  # type: ignore[arg-type]
     t = _Trio(alice, bob, bob, kb, kb)
     plain = create_key_package(b"dave").key_package
-    assert_rejected(t, forge(alice, inline(Add(plain))), errors.RequiredCapabilitiesError)
+    assert_rejected(t, forge(alice, inline(Add(plain))), errors.RequiredCapabilityError)
 
 
 # --- §12.4.2: framing, path and confirmation ---------------------------------------
