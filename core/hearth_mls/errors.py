@@ -49,8 +49,38 @@ the caller asked for something impossible (a bug or a wrong argument).
      |    |    +-- RemoveBlankLeafError          Remove names a blank or absent leaf (§12.1.3)
      |    |    +-- UpdateBlankLeafError          Update from a blank or absent leaf (§12.1.2)
      |    +-- UpdatePathShapeError      UpdatePath nodes differ from the filtered direct path (§7.6)
+     |    +-- GroupRuleError            a handshake message breaks a rule of §12 (group.py)
+     |    |    +-- NonMemberSenderError          sender is not a member / allowed sender (§6, §12.1.8)
+     |    |    +-- UnknownProposalError          commit references an unknown proposal (§12.4)
+     |    |    +-- InvalidProposalError          an individual proposal is invalid (§12.1)
+     |    |    +-- UpdateByCommitterError        Update proposal from the committer (§12.2)
+     |    |    +-- RemoveCommitterError          Remove of the committer (§12.2)
+     |    |    +-- ConflictingLeafProposalsError two Updates/Removes for one leaf (§12.2)
+     |    |    +-- DuplicateAddError             two Adds of the same client (§12.2)
+     |    |    +-- AddExistingMemberError        Add of a client already in the group (§12.2)
+     |    |    +-- DuplicatePskError             two PreSharedKeys with one PreSharedKeyID (§12.2)
+     |    |    +-- MultipleGroupContextExtensionsError  more than one GCE proposal (§12.2)
+     |    |    +-- ReInitNotAloneError           ReInit with other proposals (§12.2)
+     |    |    +-- ExternalInitInMemberCommitError  ExternalInit in a member commit (§12.2)
+     |    |    +-- UnsupportedProposalError      a proposal type a member lacks (§12.2)
+     |    |    +-- InvalidExternalCommitError    external commit's list or sender (§12.2, §12.4.3.2)
+     |    |    +-- MissingPskError               a PSK this member does not hold (§12.4.2)
+     |    |    +-- MissingPathError              a required path is absent (§12.4.2)
+     |    |    +-- PathLeafSourceError           path leaf source is not commit (§12.4.2)
+     |    |    +-- UnchangedEncryptionKeyError   path leaf keeps its encryption key (§12.4.2)
+     |    |    +-- DuplicatePathKeyError         a path key already in the tree (§12.4.2)
+     |    |    +-- PathLengthError               path nodes/ciphertexts do not fit (§7.6)
+     |    |    +-- PathSecretMismatchError       path secret does not derive the keys (§7.5)
+     |    |    +-- PathParentHashError           path leaf parent_hash mismatch (§7.9.2)
+     |    |    +-- PathDecryptError              our path secret does not decrypt (§7.6)
+     |    |    +-- KeyPackageRuleError           an added KeyPackage breaks §10.1
+     |    |         +-- KeyPackageSuiteError          wrong version or cipher suite
+     |    |         +-- InitKeyReuseError             init_key equals encryption_key
+     |    +-- WelcomeError              a Welcome cannot be joined (§12.4.3.1)
      +-- UsageError                 the caller's mistake
           +-- TreeIndexError        a node index outside the tree (RFC 9420 Appendix C)
+          +-- StateTransitionError  an event illegal in the group's phase (group.py)
+          +-- StateVersionError     serialized group state of an unknown version
 """
 
 from __future__ import annotations
