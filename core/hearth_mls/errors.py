@@ -62,7 +62,6 @@ the caller asked for something impossible (a bug or a wrong argument).
      |    |    +-- MultipleGroupContextExtensionsError  more than one GCE proposal (§12.2)
      |    |    +-- ReInitNotAloneError           ReInit with other proposals (§12.2)
      |    |    +-- ExternalInitInMemberCommitError  ExternalInit in a member commit (§12.2)
-     |    |    +-- UnsupportedProposalError      a proposal type a member lacks (§12.2)
      |    |    +-- InvalidExternalCommitError    external commit's list or sender (§12.2, §12.4.3.2)
      |    |    +-- MissingPskError               a PSK this member does not hold (§12.4.2)
      |    |    +-- MissingPathError              a required path is absent (§12.4.2)
@@ -165,10 +164,6 @@ class ReInitNotAloneError(GroupRuleError):
 
 class ExternalInitInMemberCommitError(GroupRuleError):
     """A member's (non-external) commit contains an ExternalInit (RFC 9420 §12.2)."""
-
-
-class UnsupportedProposalError(GroupRuleError):
-    """A proposal type some member does not support (RFC 9420 §12.2, §13.4)."""
 
 
 class InvalidExternalCommitError(GroupRuleError):

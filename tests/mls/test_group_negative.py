@@ -12,8 +12,8 @@ from dataclasses import replace
 
 import pytest
 
-from hearth_mls import errors, suite
-from hearth_mls.commit import Commit, UpdatePath
+from hearth_mls import errors, suite, treekem
+from hearth_mls.commit import Commit, HPKECiphertext, UpdatePath
 from hearth_mls.extension_payloads import RequiredCapabilities
 from hearth_mls.extensions import REQUIRED_CAPABILITIES, Extension
 from hearth_mls.framing import PublicMessage, Sender
@@ -376,3 +376,50 @@ def test_a_valid_commit_still_applies_after_rejections() -> None:
     t.alice.merge_pending_commit()
     t.bob.process(commit)
     assert t.bob.epoch_authenticator == t.alice.epoch_authenticator
+
+
+def test_path_secret_does_not_derive_the_path_keys() -> None:
+    t = trio()
+    state = t.alice.state
+    own = state.tree[0]
+    assert own is not None
+    assert own.leaf is not None
+
+    def context_for(tree_hash: bytes) -> bytes:
+        return replace(state.context, epoch=state.epoch + 1, tree_hash=tree_hash).to_bytes()
+
+    path, result = treekem.create_update_path(
+        state.tree, 0, own.leaf, state.signature_priv, state.group_id, context_for
+    )
+    # A dishonest committer swaps the root's key and re-does everything else
+    # consistently (parent hashes, leaf signature, encryption under the matching
+    # context): only the derived-key check can catch it.
+    base = treekem.blank_direct_path(list(state.tree), 0)
+    pairs = treekem.filtered_direct_path(base, 0)
+    keys = [n.encryption_key for n in path.nodes]
+    keys[-1] = suite.generate_hpke_key_pair()[1]
+    _, leaf_hash = treekem.set_path_parent_hashes(base, pairs, keys)
+    leaf = resign_leaf(
+        replace(path.leaf_node, parent_hash=leaf_hash), state.signature_priv, state.group_id, 0
+    )
+    draft = UpdatePath(
+        leaf, tuple(replace(n, encryption_key=k) for n, k in zip(path.nodes, keys, strict=True))
+    )
+    merged = treekem.merge_update_path(state.tree, 0, draft)
+    context = context_for(treekem.tree_hash(merged))
+    nodes = []
+    for (p, c), node in zip(pairs, draft.nodes, strict=True):
+        cts = []
+        for r in treekem.resolution(merged, c):
+            target = merged[r]
+            assert target is not None
+            kem, ct = suite.encrypt_with_label(
+                treekem.encryption_key(target),
+                "UpdatePathNode",
+                context,
+                result.path_secrets[p],
+            )
+            cts.append(HPKECiphertext(kem, ct))
+        nodes.append(replace(node, encrypted_path_secret=tuple(cts)))
+    message = _with_path(t, UpdatePath(leaf, tuple(nodes)))
+    assert_rejected(t, message, errors.PathSecretMismatchError)
