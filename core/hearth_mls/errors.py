@@ -50,7 +50,7 @@ the caller asked for something impossible (a bug or a wrong argument).
      |    |    +-- UpdateBlankLeafError          Update from a blank or absent leaf (§12.1.2)
      |    +-- UpdatePathShapeError      UpdatePath nodes differ from the filtered direct path (§7.6)
      |    +-- GroupRuleError            a handshake message breaks a rule of §12 (group.py)
-     |    |    +-- NonMemberSenderError          sender is not a member / allowed sender (§6, §12.1.8)
+     |    |    +-- NonMemberSenderError          not a member or allowed sender (§6, §12.1.8)
      |    |    +-- UnknownProposalError          commit references an unknown proposal (§12.4)
      |    |    +-- InvalidProposalError          an individual proposal is invalid (§12.1)
      |    |    +-- UpdateByCommitterError        Update proposal from the committer (§12.2)
