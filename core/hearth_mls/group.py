@@ -165,10 +165,16 @@ class Group:
         identity: bytes,
         *,
         ratchet_tree: bytes | None = None,
+        remove_old: int | None = None,
         on_change: Callable[[bytes], None] | None = None,
     ) -> tuple[Group, MLSMessage]:
-        """Join by external commit (§12.4.3.2); returns the group and the commit to send."""
-        created = external_join(group_info, identity, ratchet_tree=ratchet_tree)
+        """Join by external commit (§12.4.3.2); returns the group and the commit to send.
+
+        ``remove_old`` is the leaf of an old version of ourselves to remove (a rejoin).
+        """
+        created = external_join(
+            group_info, identity, ratchet_tree=ratchet_tree, remove_old=remove_old
+        )
         message = MLSMessage(
             PublicMessage(created.authenticated.content, created.authenticated.auth)
         )
@@ -449,8 +455,6 @@ class Group:
                 processed.state.epoch,
                 removed=processed.state.phase is Phase.REMOVED,
             )
-        if self._state.phase is Phase.PENDING_COMMIT:
-            raise StateTransitionError(self._state.phase.value, "proposal")
         new_state = cache_proposal(self._state, authenticated)
         if trial is not None:
             self._epochs[-1] = replace(self._epochs[-1], secret_tree=trial)

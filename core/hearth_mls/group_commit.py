@@ -54,13 +54,10 @@ from hearth_mls.proposal_rules import (
     validate_leaf_node,
 )
 from hearth_mls.proposals import (
-    Add,
-    PreSharedKey,
     PreSharedKeyID,
     Proposal,
     ProposalOrRef,
     PSKType,
-    Remove,
     Update,
 )
 from hearth_mls.protection import SignerLookup
@@ -101,15 +98,13 @@ def signer_lookup(state: GroupState) -> SignerLookup:
 def cache_proposal(state: GroupState, authenticated: AuthenticatedContent) -> GroupState:
     """Store a received proposal under its ProposalRef for a later commit (§12.1, §5.2)."""
     proposal = authenticated.content.content
-    if not isinstance(proposal, (Add, Update, Remove, PreSharedKey)) and not hasattr(
-        proposal, "PROPOSAL_TYPE"
-    ):
+    if isinstance(proposal, (bytes, Commit)):
         raise UsageError("cache_proposal needs proposal content")
     sender = authenticated.content.sender
     if sender.sender_type is SenderType.EXTERNAL and isinstance(proposal, Update):
         raise NonMemberSenderError("an external sender cannot propose an Update (§12.1.8)")
     ref = suite.make_proposal_ref(authenticated.to_bytes())
-    cached = CachedProposal(ref, proposal, sender)  # type: ignore[arg-type]
+    cached = CachedProposal(ref, proposal, sender)
     return replace(state, proposals=(*state.proposals, cached))
 
 
@@ -227,6 +222,13 @@ def process_commit(
     if commit.path is not None:
         path: UpdatePath = commit.path
         if external:
+            for removed in applied.removed:
+                # §12.2: the joiner may only remove an old version of itself.
+                old = leaf_at(state.tree, removed)
+                if old is None or old.credential != path.leaf_node.credential:
+                    raise InvalidExternalCommitError(
+                        "an external commit may only remove the joiner's own old leaf"
+                    )
             tree, committer = _place_external_joiner(tree, path)
         assert committer is not None
         _check_path_leaf(state, tree, committer, path, applied, now)

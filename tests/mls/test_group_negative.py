@@ -17,6 +17,7 @@ from hearth_mls.commit import Commit, HPKECiphertext, UpdatePath
 from hearth_mls.extension_payloads import RequiredCapabilities
 from hearth_mls.extensions import REQUIRED_CAPABILITIES, Extension
 from hearth_mls.framing import PublicMessage, Sender
+from hearth_mls.group import Group
 from hearth_mls.join import create_key_package
 from hearth_mls.leaf_node import LeafNodeSource, Lifetime
 from hearth_mls.mls_message import MLSMessage
@@ -423,3 +424,24 @@ def test_path_secret_does_not_derive_the_path_keys() -> None:
         nodes.append(replace(node, encrypted_path_secret=tuple(cts)))
     message = _with_path(t, UpdatePath(leaf, tuple(nodes)))
     assert_rejected(t, message, errors.PathSecretMismatchError)
+
+
+def test_psk_nonce_of_wrong_length() -> None:
+    t = trio()
+    psk = PreSharedKeyID(PSKType.EXTERNAL, b"short", psk_id=b"psk-1")
+    assert_rejected(t, forge(t.alice, inline(PreSharedKey(psk))), errors.PskProposalError)
+
+
+def test_external_commit_removing_someone_else() -> None:
+    t = trio()
+    _, commit = Group.join_external(t.alice.group_info(), b"mallory", remove_old=2)
+    assert_rejected(t, commit, errors.InvalidExternalCommitError)
+
+
+def test_external_rejoin_removing_own_old_leaf_is_accepted() -> None:
+    t = trio()
+    carol2, commit = Group.join_external(t.alice.group_info(), b"carol", remove_old=2)
+    t.bob.process(commit)
+    t.alice.process(commit)
+    assert t.bob.epoch_authenticator == carol2.epoch_authenticator
+    assert [ident for _, ident in t.bob.members()] == [b"alice", b"bob", b"carol"]
