@@ -323,7 +323,13 @@ class Group:
         self._state = replace(self._state, phase=Phase.ACTIVE)
         self._persist()
 
-    def group_info(self, *, external_pub: bool = True, include_tree: bool = True) -> GroupInfo:
+    def group_info(
+        self,
+        *,
+        external_pub: bool = True,
+        include_tree: bool = True,
+        bare_external_pub: bool = False,
+    ) -> GroupInfo:
         """A fresh signed GroupInfo for the current epoch (§12.4.3)."""
         self._check("group_info")
         from hearth_mls import transcript
@@ -332,7 +338,11 @@ class Group:
             self._state.secrets.confirmation_key, self._state.context.confirmed_transcript_hash
         )
         return make_group_info(
-            self._state, tag, external_pub=external_pub, include_tree=include_tree
+            self._state,
+            tag,
+            external_pub=external_pub,
+            include_tree=include_tree,
+            bare_external_pub=bare_external_pub,
         )
 
     # Application messages (§6.3) ------------------------------------------------

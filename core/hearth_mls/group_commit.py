@@ -464,14 +464,24 @@ def _finish_commit(
 
 
 def make_group_info(
-    state: GroupState, confirmation_tag: bytes, *, external_pub: bool, include_tree: bool
+    state: GroupState,
+    confirmation_tag: bytes,
+    *,
+    external_pub: bool,
+    include_tree: bool,
+    bare_external_pub: bool = False,
 ) -> GroupInfo:
-    """A signed GroupInfo for the state's epoch (§12.4.3)."""
+    """A signed GroupInfo for the state's epoch (§12.4.3).
+
+    ``bare_external_pub`` writes the external_pub extension as the bare key, as
+    ts-mls 1.6.4 expects, instead of the RFC's ``ExternalPub`` struct (interop only).
+    """
     extensions: list[Extension] = []
     if include_tree:
         extensions.append(Extension(RATCHET_TREE, ratchet_tree_to_bytes(list(state.tree))))
     if external_pub:
-        pub = ExternalPub(state.secrets.external_pub).to_bytes()
+        key = state.secrets.external_pub
+        pub = key if bare_external_pub else ExternalPub(key).to_bytes()
         extensions.append(Extension(EXTERNAL_PUB, pub))
     info = GroupInfo(state.context, confirmation_tag, state.own_leaf, tuple(extensions))
     return info.with_signature(

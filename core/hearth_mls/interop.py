@@ -266,7 +266,12 @@ class Driver:
 
     def group_info(self, req: Request) -> Answer:
         group = self._group(req)
-        info = group.group_info(external_pub=bool(req.get("external_pub", True)))
+        fmt = req.get("external_pub_format", "rfc")
+        if fmt not in ("rfc", "bare"):
+            raise BadRequest("external_pub_format is 'rfc' or 'bare'")
+        info = group.group_info(
+            external_pub=bool(req.get("external_pub", True)), bare_external_pub=fmt == "bare"
+        )
         return {
             "group_info": MLSMessage(info).to_bytes().hex(),
             "ratchet_tree": ratchet_tree_to_bytes(list(group.state.tree)).hex(),

@@ -47,6 +47,9 @@ from hearth_mls.psk import psk_secret
 from hearth_mls.tree_nodes import Node, ratchet_tree_from_bytes
 from hearth_mls.welcome_structs import GroupSecrets, Welcome
 
+#: Length of a bare X25519 public key (RFC 9180 §7.1: Npk = 32).
+X25519_KEY_LENGTH = 32
+
 #: Default KeyPackage lifetime: 90 days (RFC 9420 §10 leaves it to the application).
 KEY_PACKAGE_LIFETIME = 90 * 24 * 3600
 
@@ -294,6 +297,18 @@ def join_from_welcome(
     )
 
 
+def read_external_pub(data: bytes) -> bytes:
+    """The key of an ``external_pub`` extension (RFC 9420 §12.4.3.2).
+
+    The RFC encodes ``struct { HPKEPublicKey external_pub; }`` (a length-prefixed
+    key, 33 bytes for X25519); ts-mls 1.6.4 writes the bare 32-byte key. Both are
+    accepted: the lengths cannot be confused.
+    """
+    if len(data) == X25519_KEY_LENGTH:
+        return data
+    return ExternalPub.from_bytes(data).external_pub
+
+
 def external_join(
     group_info: GroupInfo,
     identity: bytes,
@@ -317,7 +332,7 @@ def external_join(
     verify_tree(tree, ctx)
     external_pub = next(
         (
-            ExternalPub.from_bytes(e.extension_data).external_pub
+            read_external_pub(e.extension_data)
             for e in group_info.extensions
             if e.extension_type == EXTERNAL_PUB
         ),

@@ -108,3 +108,22 @@ def test_cli_speaks_json_lines() -> None:
     answers = [json.loads(line) for line in out.stdout.splitlines()]
     assert [a["id"] for a in answers] == ["a", 2]
     assert answers[1]["epoch"] == 0
+
+
+def test_group_info_external_pub_formats() -> None:
+    """RFC encoding by default; the bare key (ts-mls 1.6.4's form) on request, both joinable."""
+    from hearth_mls.extensions import EXTERNAL_PUB
+    from hearth_mls.group_info import GroupInfo
+    from hearth_mls.mls_message import MLSMessage
+
+    for fmt, length in (("rfc", 33), ("bare", 32)):
+        a, b = Client(), Client()
+        g = a.ok("create_group", identity="alice")["group"]
+        raw = a.ok("group_info", group=g, external_pub_format=fmt)["group_info"]
+        info = MLSMessage.from_bytes(bytes.fromhex(raw)).body
+        assert isinstance(info, GroupInfo)
+        ext = next(e for e in info.extensions if e.extension_type == EXTERNAL_PUB)
+        assert len(ext.extension_data) == length
+        joined = b.ok("external_join", identity="dave", group_info=raw)
+        a.ok("process", group=g, message=joined["commit"])
+    assert a("group_info", group=g, external_pub_format="x")["error"]["code"] == "bad_request"
