@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hearth_mls import suite, transcript, tree_math, treekem
 from hearth_mls.commit import Commit, UpdatePath
 from hearth_mls.errors import (
+    DecodeError,
     InvalidExternalCommitError,
     MissingPathError,
     MissingPskError,
@@ -30,7 +31,11 @@ from hearth_mls.errors import (
     WrongEpochError,
     WrongGroupError,
 )
-from hearth_mls.extension_payloads import ExternalPub, external_senders_from_bytes
+from hearth_mls.extension_payloads import (
+    ExternalPub,
+    ExternalSender,
+    external_senders_from_bytes,
+)
 from hearth_mls.extensions import EXTERNAL_PUB, EXTERNAL_SENDERS, RATCHET_TREE, Extension
 from hearth_mls.framing import (
     AuthenticatedContent,
@@ -84,11 +89,23 @@ def signer_of(state: GroupState, sender: Sender) -> bytes:
         assert sender.index is not None
         for ext in state.context.extensions:
             if ext.extension_type == EXTERNAL_SENDERS:
-                senders = external_senders_from_bytes(ext.extension_data)
+                senders = read_external_senders(ext.extension_data)
                 if sender.index < len(senders):
                     return senders[sender.index].signature_key
         raise UnknownSenderError(f"no external sender {sender.index} (RFC 9420 §12.1.8.1)")
     raise UnknownSenderError(f"{sender.sender_type.name} needs the message's own key")
+
+
+def read_external_senders(data: bytes) -> tuple[ExternalSender, ...]:
+    """The ``external_senders`` extension (RFC 9420 §12.1.8.1: ``ExternalSender<V>``).
+
+    ts-mls 1.6.4 writes one bare ExternalSender instead of the vector; that form
+    is accepted too (the vector's length prefix tells the two apart).
+    """
+    try:
+        return external_senders_from_bytes(data)
+    except DecodeError:
+        return (ExternalSender.from_bytes(data),)
 
 
 def signer_lookup(state: GroupState) -> SignerLookup:

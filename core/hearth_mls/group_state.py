@@ -173,6 +173,8 @@ def put_secret_tree(w: Writer, tree: st.SecretTree) -> None:
 
 def get_secret_tree(r: Reader) -> st.SecretTree:
     leaf_count = r.uint32()
+    if leaf_count == 0 or leaf_count & (leaf_count - 1):
+        raise r.error(f"secret tree of {leaf_count} leaves is not a perfect tree")
     nodes = r.vector(lambda r2: (r2.uint32(), r2.opaque()))
     tree = st.SecretTree(b"\0" * 32, leaf_count)
     tree._nodes = dict(nodes)

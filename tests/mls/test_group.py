@@ -240,3 +240,11 @@ def test_unknown_state_version_and_migration_hook() -> None:
         assert Group.from_bytes(old).to_bytes() == blob
     finally:
         del MIGRATIONS[FORMAT_VERSION + 100]
+
+
+def test_external_senders_in_ts_mls_form_are_read() -> None:
+    from hearth_mls.group_commit import read_external_senders
+
+    sender = ExternalSender(b"k" * 32, Credential.basic(b"ds"))
+    assert read_external_senders(external_senders_to_bytes((sender,))) == (sender,)
+    assert read_external_senders(sender.to_bytes()) == (sender,)
