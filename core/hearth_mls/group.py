@@ -284,25 +284,34 @@ class Group:
         *,
         force_path: bool = False,
         include_tree_in_welcome: bool = True,
+        private: bool = False,
     ) -> tuple[MLSMessage, MLSMessage | None, CreatedCommit]:
         """Commit cached plus ``inline`` proposals; the result is *pending* (§12.4.1).
+
+        Handshake messages travel as PublicMessage (DESIGN.md) unless ``private``.
 
         Returns the commit MLSMessage, the Welcome MLSMessage (if members were
         added) and the full :class:`CreatedCommit`. Call :meth:`merge_pending_commit`
         once the Delivery Service accepted it, or :meth:`discard_pending_commit`.
         """
         self._check("commit")
+        wire_format = WireFormat.PRIVATE_MESSAGE if private else WireFormat.PUBLIC_MESSAGE
         created = create_commit(
             self._state,
             inline,
             force_path=force_path,
             include_tree_in_welcome=include_tree_in_welcome,
+            wire_format=wire_format,
         )
         protector = self._protector(self._current(), self._state)
         tag = created.authenticated.auth.confirmation_tag
-        message = protector.protect_public(
-            created.authenticated.content, self._state.signature_priv, tag
-        )
+        content = created.authenticated.content
+        signature_priv = self._state.signature_priv
+        message: PublicMessage | PrivateMessage
+        if private:
+            message = protector.protect_private(content, signature_priv, tag)
+        else:
+            message = protector.protect_public(content, signature_priv, tag)
         self._pending = created
         self._state = replace(self._state, phase=Phase.PENDING_COMMIT)
         self._persist()

@@ -354,6 +354,7 @@ def create_commit(
     force_path: bool = False,
     include_tree_in_welcome: bool = True,
     external_pub_in_group_info: bool = True,
+    wire_format: WireFormat = WireFormat.PUBLIC_MESSAGE,
     now: int | None = None,
 ) -> CreatedCommit:
     """Commit every cached proposal (by reference) plus ``inline`` ones (§12.4.1)."""
@@ -417,6 +418,7 @@ def create_commit(
         state.own_leaf,
         include_tree_in_welcome=include_tree_in_welcome,
         external_pub_in_group_info=external_pub_in_group_info,
+        wire_format=wire_format,
     )
 
 
@@ -436,13 +438,18 @@ def _finish_commit(
     *,
     include_tree_in_welcome: bool,
     external_pub_in_group_info: bool,
+    wire_format: WireFormat = WireFormat.PUBLIC_MESSAGE,
 ) -> CreatedCommit:
-    """Sign, advance the key schedule, tag, and build GroupInfo and Welcome (§12.4.1)."""
+    """Sign, advance the key schedule, tag, and build GroupInfo and Welcome (§12.4.1).
+
+    ``wire_format`` is how the commit will travel: it is signed and enters the
+    confirmed transcript hash (§6.1, §8.2).
+    """
     content = FramedContent(state.group_id, state.epoch, sender, commit)
-    tbs = FramedContentTBS(WireFormat.PUBLIC_MESSAGE, content, state.context)
+    tbs = FramedContentTBS(wire_format, content, state.context)
     signature = suite.sign_with_label(signature_priv, "FramedContentTBS", tbs.to_bytes())
     unsigned_auth = FramedContentAuthData(signature, b"")
-    provisional = AuthenticatedContent(WireFormat.PUBLIC_MESSAGE, content, unsigned_auth)
+    provisional = AuthenticatedContent(wire_format, content, unsigned_auth)
     confirmed = transcript.confirmed_transcript_hash(state.interim_transcript_hash, provisional)
     new_context = replace(
         state.context,
@@ -454,7 +461,7 @@ def _finish_commit(
     secrets = EpochSecrets.advance(init_secret, new_context, commit_secret, psk_secret(psks))
     tag = transcript.confirmation_tag(secrets.confirmation_key, confirmed)
     authenticated = AuthenticatedContent(
-        WireFormat.PUBLIC_MESSAGE, content, FramedContentAuthData(signature, tag)
+        wire_format, content, FramedContentAuthData(signature, tag)
     )
     new_state = replace(
         state,

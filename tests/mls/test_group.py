@@ -248,3 +248,13 @@ def test_external_senders_in_ts_mls_form_are_read() -> None:
     sender = ExternalSender(b"k" * 32, Credential.basic(b"ds"))
     assert read_external_senders(external_senders_to_bytes((sender,))) == (sender,)
     assert read_external_senders(sender.to_bytes()) == (sender,)
+
+
+def test_commit_as_private_message() -> None:
+    t = trio()
+    commit, _, _ = t.alice.commit([Remove(2)], private=True)
+    t.alice.merge_pending_commit()
+    assert commit.wire_format.name == "PRIVATE_MESSAGE"
+    assert t.bob.process(wire(commit)).kind == "commit"
+    assert t.carol.process(wire(commit)).removed
+    assert t.bob.epoch_authenticator == t.alice.epoch_authenticator
