@@ -456,6 +456,11 @@ class Group:
     ) -> Received:
         content = authenticated.content
         if isinstance(content.content, Commit):
+            pending = self._pending
+            if pending is not None and content == pending.authenticated.content:
+                # The Delivery Service echoed our own commit: it won (§12.4).
+                self.merge_pending_commit()
+                return Received("commit", content.sender, self.epoch)
             if self._state.phase is Phase.PENDING_COMMIT:
                 # The DS ordered another commit first: ours is void (§12.4).
                 self._pending = None

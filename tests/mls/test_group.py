@@ -258,3 +258,12 @@ def test_commit_as_private_message() -> None:
     assert t.bob.process(wire(commit)).kind == "commit"
     assert t.carol.process(wire(commit)).removed
     assert t.bob.epoch_authenticator == t.alice.epoch_authenticator
+
+
+def test_own_commit_echoed_by_the_server_merges_it() -> None:
+    t = trio()
+    commit, _, _ = t.alice.commit(force_path=True)
+    assert t.alice.process(wire(commit)).kind == "commit"
+    assert t.alice.phase is Phase.ACTIVE
+    t.bob.process(wire(commit))
+    assert t.alice.epoch_authenticator == t.bob.epoch_authenticator
