@@ -56,6 +56,7 @@ from hearth_mls.group_state import (
 )
 from hearth_mls.join import KeyPackageSecrets, create_group, external_join, join_from_welcome
 from hearth_mls.key_package import KeyPackage
+from hearth_mls.leaf_node import LeafNode, LeafNodeSource
 from hearth_mls.mls_message import MLSMessage
 from hearth_mls.proposal_rules import members
 from hearth_mls.proposals import (
@@ -70,6 +71,7 @@ from hearth_mls.proposals import (
 )
 from hearth_mls.protection import Protector, sign_content, verify_content
 from hearth_mls.secret_tree import SecretTree
+from hearth_mls.tree_nodes import Node
 from hearth_mls.welcome_structs import Welcome
 
 #: Epochs (current included) whose receiver secrets are kept for late messages.
@@ -97,6 +99,10 @@ class Received:
     plaintext: bytes = b""
     authenticated_data: bytes = b""
     removed: bool = False
+
+
+def members_by_index(tree: Sequence[Node | None]) -> dict[int, LeafNode]:
+    return dict(members(tree))
 
 
 def _new_epoch_keys(state: GroupState) -> EpochKeys:
@@ -265,6 +271,30 @@ class Group:
 
     def propose_add(self, key_package: KeyPackage) -> MLSMessage:
         return self.propose(Add(key_package))
+
+    def propose_update(self) -> MLSMessage:
+        """Propose a fresh encryption key for our leaf (§12.1.2); another member commits it."""
+        self._check("propose")
+        state = self._state
+        own = members_by_index(state.tree).get(state.own_leaf)
+        assert own is not None
+        priv, pub = suite.generate_hpke_key_pair()
+        leaf = replace(
+            own,
+            encryption_key=pub,
+            leaf_node_source=LeafNodeSource.UPDATE,
+            lifetime=None,
+            parent_hash=None,
+            signature=b"",
+        )
+        tbs = leaf.to_be_signed(state.group_id, state.own_leaf)
+        leaf = leaf.with_signature(suite.sign_with_label(state.signature_priv, "LeafNodeTBS", tbs))
+        self._state = replace(state, pending_leaf_keys=(*state.pending_leaf_keys, (pub, priv)))
+        try:
+            return self.propose(Update(leaf))
+        except Exception:
+            self._state = state
+            raise
 
     def propose_remove(self, leaf_index: int) -> MLSMessage:
         return self.propose(Remove(leaf_index))

@@ -233,7 +233,14 @@ def process_commit(
             replace(state, proposals=(), phase=Phase.REMOVED), applied, committer
         )
     tree = applied.tree
-    private_keys = treekem.prune_private_keys(tree, state.private_key_map())
+    private_keys = state.private_key_map()
+    if state.own_leaf in applied.updated:
+        # Someone committed our Update: our leaf now has the key we proposed (§12.1.2).
+        own = leaf_at(tree, state.own_leaf)
+        pending = dict(state.pending_leaf_keys)
+        if own is not None and own.encryption_key in pending:
+            private_keys[tree_math.leaf_to_node(state.own_leaf)] = pending[own.encryption_key]
+    private_keys = treekem.prune_private_keys(tree, private_keys)
     commit_secret = bytes(suite.NH)
     new_epoch = state.epoch + 1
     if commit.path is not None:
@@ -294,6 +301,7 @@ def process_commit(
         proposals=(),
         phase=Phase.ACTIVE,
         resumption_psks=_next_resumption(state),
+        pending_leaf_keys=(),
     )
     return ProcessedCommit(new_state, applied, committer)
 
@@ -361,7 +369,12 @@ def create_commit(
     if state.phase is not Phase.ACTIVE:
         raise UsageError(f"cannot commit in state {state.phase.value}")
     me = Sender.member(state.own_leaf)
-    items: list[ProposalOrRef] = [ProposalOrRef(reference=p.ref) for p in state.proposals]
+    # Our own Update proposals are superseded by the path (§12.2: never committed).
+    items: list[ProposalOrRef] = [
+        ProposalOrRef(reference=p.ref)
+        for p in state.proposals
+        if not (isinstance(p.proposal, Update) and p.sender == me)
+    ]
     items += [ProposalOrRef(proposal=p) for p in inline]
     commit = Commit(tuple(items))
     entries = resolve_proposals(state, commit, me)
@@ -474,6 +487,7 @@ def _finish_commit(
         proposals=(),
         phase=Phase.ACTIVE,
         resumption_psks=_next_resumption(state),
+        pending_leaf_keys=(),
     )
     group_info = make_group_info(
         new_state,

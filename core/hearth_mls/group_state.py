@@ -67,6 +67,9 @@ class GroupState:
     external_psks: tuple[tuple[bytes, bytes], ...] = field(default=())
     #: Resumption PSKs of recent epochs: (epoch, resumption_psk).
     resumption_psks: tuple[tuple[int, bytes], ...] = field(default=())
+    #: Private keys of the leaf nodes in our own pending Update proposals:
+    #: (encryption_key, private key), until a commit applies one (§12.1.2).
+    pending_leaf_keys: tuple[tuple[bytes, bytes], ...] = field(default=())
 
     @property
     def epoch(self) -> int:
@@ -115,6 +118,7 @@ def _put_state(w: Writer, s: GroupState) -> None:
     w.opaque(s.phase.value.encode())
     w.vector(s.external_psks, lambda w2, kv: w2.opaque(kv[0]).opaque(kv[1]))
     w.vector(s.resumption_psks, lambda w2, kv: w2.uint64(kv[0]).opaque(kv[1]))
+    w.vector(s.pending_leaf_keys, lambda w2, kv: w2.opaque(kv[0]).opaque(kv[1]))
 
 
 def _get_state(r: Reader) -> GroupState:
@@ -139,6 +143,7 @@ def _get_state(r: Reader) -> GroupState:
         raise r.error(f"unknown phase {phase_name!r}") from None
     external_psks = tuple(r.vector(lambda r2: (r2.opaque(), r2.opaque())))
     resumption_psks = tuple(r.vector(lambda r2: (r2.uint64(), r2.opaque())))
+    pending_leaf_keys = tuple(r.vector(lambda r2: (r2.opaque(), r2.opaque())))
     return GroupState(
         context=context,
         tree=tree,
@@ -151,6 +156,7 @@ def _get_state(r: Reader) -> GroupState:
         phase=phase,
         external_psks=external_psks,
         resumption_psks=resumption_psks,
+        pending_leaf_keys=pending_leaf_keys,
     )
 
 

@@ -267,3 +267,32 @@ def test_own_commit_echoed_by_the_server_merges_it() -> None:
     assert t.alice.phase is Phase.ACTIVE
     t.bob.process(wire(commit))
     assert t.alice.epoch_authenticator == t.bob.epoch_authenticator
+
+
+def test_update_proposal_committed_by_another_member() -> None:
+    t = trio()
+    old_key = t.bob.state.tree[2].leaf.encryption_key  # type: ignore[union-attr]
+    proposal = t.bob.propose_update()
+    t.alice.process(wire(proposal))
+    t.carol.process(wire(proposal))
+    commit, _, _ = t.alice.commit()
+    t.alice.merge_pending_commit()
+    t.bob.process(wire(commit))
+    t.carol.process(wire(commit))
+    assert t.bob.state.tree[2].leaf.encryption_key != old_key  # type: ignore[union-attr]
+    assert t.alice.epoch_authenticator == t.bob.epoch_authenticator == t.carol.epoch_authenticator
+    # Bob holds the new leaf's key: he decrypts the next path secret sent to him.
+    commit, _, _ = t.carol.commit(force_path=True)
+    t.carol.merge_pending_commit()
+    t.bob.process(wire(commit))
+    assert t.bob.epoch_authenticator == t.carol.epoch_authenticator
+
+
+def test_own_update_proposal_is_superseded_by_our_commit() -> None:
+    t = trio()
+    proposal = t.bob.propose_update()
+    t.alice.process(wire(proposal))
+    commit, _, _ = t.bob.commit()  # includes a path, not the Update
+    t.bob.merge_pending_commit()
+    t.alice.process(wire(commit))
+    assert t.alice.epoch_authenticator == t.bob.epoch_authenticator
