@@ -493,11 +493,11 @@ class Group:
                 return Received("commit", content.sender, self.epoch)
             if self._state.phase is Phase.PENDING_COMMIT:
                 # The DS ordered another commit first: ours is void (§12.4).
-                self._pending = None
                 base = replace(self._state, phase=Phase.ACTIVE)
             else:
                 base = self._state
             processed = process_commit(base, authenticated)
+            self._pending = None
             if processed.state.phase is Phase.REMOVED:
                 self._state = processed.state
             else:

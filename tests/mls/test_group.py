@@ -296,3 +296,17 @@ def test_own_update_proposal_is_superseded_by_our_commit() -> None:
     t.bob.merge_pending_commit()
     t.alice.process(wire(commit))
     assert t.alice.epoch_authenticator == t.bob.epoch_authenticator
+
+
+def test_rejected_commit_while_ours_is_pending_keeps_ours() -> None:
+    from tests.mls.group_helpers import forge, inline
+
+    t = trio()
+    t.alice.commit(force_path=True)
+    before = t.alice.to_bytes()
+    bad = forge(t.bob, inline(Remove(2)))  # no path: rejected
+    with pytest.raises(errors.MissingPathError):
+        t.alice.process(wire(bad))
+    assert t.alice.to_bytes() == before
+    assert t.alice.phase is Phase.PENDING_COMMIT
+    t.alice.merge_pending_commit()
