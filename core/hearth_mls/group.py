@@ -50,6 +50,7 @@ from hearth_mls.group_info import GroupInfo
 from hearth_mls.group_state import (
     EpochKeys,
     GroupState,
+    PendingCommit,
     Phase,
     state_from_bytes,
     state_to_bytes,
@@ -123,12 +124,13 @@ class Group:
         self,
         state: GroupState,
         epochs: Sequence[EpochKeys] | None = None,
+        pending: PendingCommit | None = None,
         *,
         on_change: Callable[[bytes], None] | None = None,
     ) -> None:
         self._state = state
         self._epochs: list[EpochKeys] = list(epochs) if epochs else [_new_epoch_keys(state)]
-        self._pending: CreatedCommit | None = None
+        self._pending: PendingCommit | None = pending
         self._on_change = on_change
         self._persist()
 
@@ -188,11 +190,11 @@ class Group:
 
     @classmethod
     def from_bytes(cls, data: bytes, *, on_change: Callable[[bytes], None] | None = None) -> Group:
-        state, epochs = state_from_bytes(data)
-        return cls(state, epochs, on_change=on_change)
+        state, epochs, pending = state_from_bytes(data)
+        return cls(state, epochs, pending, on_change=on_change)
 
     def to_bytes(self) -> bytes:
-        return state_to_bytes(self._state, self._epochs)
+        return state_to_bytes(self._state, self._epochs, self._pending)
 
     # --- read-only views --------------------------------------------------------
 
@@ -342,7 +344,7 @@ class Group:
             message = protector.protect_private(content, signature_priv, tag)
         else:
             message = protector.protect_public(content, signature_priv, tag)
-        self._pending = created
+        self._pending = PendingCommit(created.authenticated.content, created.state)
         self._state = replace(self._state, phase=Phase.PENDING_COMMIT)
         self._persist()
         welcome = MLSMessage(created.welcome) if created.welcome is not None else None
@@ -487,7 +489,7 @@ class Group:
         content = authenticated.content
         if isinstance(content.content, Commit):
             pending = self._pending
-            if pending is not None and content == pending.authenticated.content:
+            if pending is not None and content == pending.content:
                 # The Delivery Service echoed our own commit: it won (§12.4).
                 self.merge_pending_commit()
                 return Received("commit", content.sender, self.epoch)

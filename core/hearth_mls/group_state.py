@@ -21,7 +21,7 @@ from hearth_mls import secret_tree as st
 from hearth_mls.codec import Reader, Writer, decode_exact
 from hearth_mls.errors import StateVersionError
 from hearth_mls.extensions import GroupContext
-from hearth_mls.framing import Sender
+from hearth_mls.framing import FramedContent, Sender
 from hearth_mls.key_schedule import EpochSecrets
 from hearth_mls.proposals import Proposal, decode_proposal, encode_proposal
 from hearth_mls.tree_nodes import Node, decode_ratchet_tree, encode_ratchet_tree
@@ -232,17 +232,38 @@ def _get_epoch_keys(r: Reader) -> EpochKeys:
 MIGRATIONS: dict[int, Callable[[bytes], tuple[int, bytes]]] = {}
 
 
-def state_to_bytes(state: GroupState, epochs: list[EpochKeys]) -> bytes:
-    """``uint16 version`` then the state and the kept epochs' receiver secrets."""
+@dataclass(frozen=True, slots=True)
+class PendingCommit:
+    """Our sent but unconfirmed commit: its content and the state it leads to (§12.4)."""
+
+    content: FramedContent
+    state: GroupState
+
+
+def _put_pending(w: Writer, p: PendingCommit) -> None:
+    p.content.encode(w)
+    _put_state(w, p.state)
+
+
+def _get_pending(r: Reader) -> PendingCommit:
+    return PendingCommit(FramedContent.decode(r), _get_state(r))
+
+
+def state_to_bytes(
+    state: GroupState, epochs: list[EpochKeys], pending: PendingCommit | None = None
+) -> bytes:
+    """``uint16 version`` then the state, the kept epochs' receiver secrets and our
+    pending commit, if any."""
     w = Writer().uint16(FORMAT_VERSION)
     body = Writer()
     _put_state(body, state)
     body.vector(epochs, _put_epoch_keys)
+    body.optional(pending, _put_pending)
     w.opaque(body.getvalue())
     return w.getvalue()
 
 
-def state_from_bytes(data: bytes) -> tuple[GroupState, list[EpochKeys]]:
+def state_from_bytes(data: bytes) -> tuple[GroupState, list[EpochKeys], PendingCommit | None]:
     """Decode :func:`state_to_bytes`, migrating older versions through :data:`MIGRATIONS`."""
 
     def get(r: Reader) -> tuple[int, bytes]:
@@ -255,8 +276,12 @@ def state_from_bytes(data: bytes) -> tuple[GroupState, list[EpochKeys]]:
             raise StateVersionError(f"no migration from group state version {version}")
         version, body = migrate(body)
 
-    def get_body(r: Reader) -> tuple[GroupState, list[EpochKeys]]:
+    def get_body(r: Reader) -> tuple[GroupState, list[EpochKeys], PendingCommit | None]:
         state = _get_state(r)
-        return state, r.vector(_get_epoch_keys)
+        epochs = r.vector(_get_epoch_keys)
+        pending = r.optional(_get_pending)
+        if (pending is not None) != (state.phase is Phase.PENDING_COMMIT):
+            raise r.error("a pending commit is stored exactly in phase pending_commit")
+        return state, epochs, pending
 
     return decode_exact(body, "GroupState", get_body)

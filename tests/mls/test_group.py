@@ -310,3 +310,13 @@ def test_rejected_commit_while_ours_is_pending_keeps_ours() -> None:
     assert t.alice.to_bytes() == before
     assert t.alice.phase is Phase.PENDING_COMMIT
     t.alice.merge_pending_commit()
+
+
+def test_pending_commit_survives_a_restart() -> None:
+    t = trio()
+    commit, _, _ = t.alice.commit(force_path=True)
+    restored = Group.from_bytes(t.alice.to_bytes())
+    assert restored.phase is Phase.PENDING_COMMIT
+    assert restored.process(wire(commit)).kind == "commit"  # the DS echo merges it
+    t.bob.process(wire(commit))
+    assert restored.epoch_authenticator == t.bob.epoch_authenticator
