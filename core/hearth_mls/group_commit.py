@@ -224,14 +224,7 @@ def process_commit(
     if applied.path_required and commit.path is None:
         raise MissingPathError("this commit's proposals require a path (RFC 9420 §12.4.2)")
 
-    if state.own_leaf in applied.removed:
-        # We cannot derive the new epoch (§12.4.2, last note): keep the old epoch's
-        # keys for late messages and stop sending.
-        if committer is None:
-            raise MissingPathError("an external commit removing us has no committer leaf")
-        return ProcessedCommit(
-            replace(state, proposals=(), phase=Phase.REMOVED), applied, committer
-        )
+    removed_me = state.own_leaf in applied.removed
     tree = applied.tree
     private_keys = state.private_key_map()
     if state.own_leaf in applied.updated:
@@ -257,6 +250,8 @@ def process_commit(
         assert committer is not None
         _check_path_leaf(state, tree, committer, path, applied, now)
         tree = treekem.merge_update_path(tree, committer, path)
+        if removed_me:
+            return _removed(state, applied, committer)
         provisional = replace(
             state.context,
             epoch=new_epoch,
@@ -273,6 +268,8 @@ def process_commit(
             [i for i, _ in applied.added],
         )
     assert committer is not None
+    if removed_me:
+        return _removed(state, applied, committer)
     tree = treekem.truncated(tree)
     confirmed = transcript.confirmed_transcript_hash(state.interim_transcript_hash, authenticated)
     new_context = replace(
@@ -304,6 +301,12 @@ def process_commit(
         pending_leaf_keys=(),
     )
     return ProcessedCommit(new_state, applied, committer)
+
+
+def _removed(state: GroupState, applied: Applied, committer: int) -> ProcessedCommit:
+    """A validated commit removed us: we cannot derive the new epoch (§12.4.2, last
+    note), so we keep the old epoch's keys for late messages and stop sending."""
+    return ProcessedCommit(replace(state, proposals=(), phase=Phase.REMOVED), applied, committer)
 
 
 def _place_external_joiner(tree: treekem.Tree, path: UpdatePath) -> tuple[treekem.Tree, int]:

@@ -445,3 +445,15 @@ def test_external_rejoin_removing_own_old_leaf_is_accepted() -> None:
     t.alice.process(commit)
     assert t.bob.epoch_authenticator == carol2.epoch_authenticator
     assert [ident for _, ident in t.bob.members()] == [b"alice", b"bob", b"carol"]
+
+
+def test_a_broken_commit_cannot_remove_us() -> None:
+    t = trio()
+    _, path = real_path(t)
+    state = t.alice.state
+    leaf = resign_leaf(
+        replace(path.leaf_node, parent_hash=bytes(32)), state.signature_priv, state.group_id, 0
+    )
+    message = forge(t.alice, inline(Remove(1), path=replace(path, leaf_node=leaf)))
+    assert_rejected(t, message, errors.PathParentHashError)
+    assert t.bob.phase.value == "active"
