@@ -93,6 +93,8 @@ class Driver:
             "process": self.process,
             "export_state": self.export_state,
             "group_info": self.group_info,
+            "propose": self.propose,
+            "commit": self.commit,
             "external_join": self.external_join,
         }
 
@@ -237,6 +239,29 @@ class Driver:
         commit, _, _ = group.commit([Remove(_field(req, "leaf_index", int))])
         group.merge_pending_commit()
         return {"commit": commit.to_bytes().hex(), "epoch": group.epoch}
+
+    def propose(self, req: Request) -> Answer:
+        group = self._group(req)
+        kind = _field(req, "proposal", str)
+        if kind == "add":
+            message = group.propose_add(_message(_hex(req, "key_package"), KeyPackage))
+        elif kind == "remove":
+            message = group.propose_remove(_field(req, "leaf_index", int))
+        elif kind == "update":
+            message = group.propose_update()
+        else:
+            raise BadRequest("proposal is 'add', 'remove' or 'update'")
+        return {"message": message.to_bytes().hex()}
+
+    def commit(self, req: Request) -> Answer:
+        group = self._group(req)
+        commit, welcome, created = group.commit(force_path=bool(req.get("force_path", False)))
+        group.merge_pending_commit()
+        answer: Answer = {"commit": commit.to_bytes().hex(), "epoch": group.epoch}
+        if welcome is not None:
+            answer["welcome"] = welcome.to_bytes().hex()
+            answer["ratchet_tree"] = ratchet_tree_to_bytes(list(created.state.tree)).hex()
+        return answer
 
     def process(self, req: Request) -> Answer:
         group = self._group(req)

@@ -127,3 +127,30 @@ def test_group_info_external_pub_formats() -> None:
         joined = b.ok("external_join", identity="dave", group_info=raw)
         a.ok("process", group=g, message=joined["commit"])
     assert a("group_info", group=g, external_pub_format="x")["error"]["code"] == "bad_request"
+
+
+def test_proposals_by_reference_through_the_driver() -> None:
+    a, b = Client(), Client()
+    kp_b = b.ok("create_key_package", identity="bob")
+    g = a.ok("create_group", identity="alice")["group"]
+    added = a.ok("add_members", group=g, key_packages=[kp_b["key_package"]])
+    bob = b.ok("join", welcome=added["welcome"])["group"]
+    kp_c = b.ok("create_key_package", identity="carol")
+    proposals = [
+        b.ok("propose", group=bob, proposal="update")["message"],
+        a.ok("propose", group=g, proposal="add", key_package=kp_c["key_package"])["message"],
+    ]
+    assert a.ok("process", group=g, message=proposals[0])["kind"] == "proposal"
+    assert b.ok("process", group=bob, message=proposals[1])["kind"] == "proposal"
+    committed = a.ok("commit", group=g)
+    assert "welcome" in committed
+    b.ok("process", group=bob, message=committed["commit"])
+    carol = b.ok("join", welcome=committed["welcome"])["group"]
+    states = [a.ok("export_state", group=g), b.ok("export_state", group=bob)]
+    states.append(b.ok("export_state", group=carol))
+    assert len({s["epoch_authenticator"] for s in states}) == 1
+    assert c_code(a("propose", group=g, proposal="bogus")) == "bad_request"
+
+
+def c_code(answer: dict[str, Any]) -> str:
+    return str(answer["error"]["code"])
