@@ -454,3 +454,22 @@ def test_a_broken_commit_cannot_remove_us() -> None:
     message = forge(t.alice, inline(Remove(1), path=path))
     assert_rejected(t, message, errors.PathLengthError)
     assert t.bob.phase.value == "active"
+
+
+def test_proposal_from_a_non_member() -> None:
+    from hearth_mls import treekem as tk
+    from hearth_mls.framing import FramedContent
+    from hearth_mls.protection import Protector
+    from hearth_mls.secret_tree import SecretTree
+
+    t = trio()
+    s = t.alice.state
+    protector = Protector(
+        s.context,
+        SecretTree(s.secrets.encryption_secret, tk.leaf_count(s.tree)),
+        s.secrets.sender_data_secret,
+        s.secrets.membership_key,
+    )
+    content = FramedContent(s.group_id, s.epoch, Sender.member(3), Remove(2))
+    message = MLSMessage(protector.protect_public(content, s.signature_priv))
+    assert_rejected(t, message, errors.UnknownSenderError)
