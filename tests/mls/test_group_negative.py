@@ -473,3 +473,35 @@ def test_proposal_from_a_non_member() -> None:
     content = FramedContent(s.group_id, s.epoch, Sender.member(3), Remove(2))
     message = MLSMessage(protector.protect_public(content, s.signature_priv))
     assert_rejected(t, message, errors.UnknownSenderError)
+
+
+def test_new_member_proposal_that_is_not_an_add() -> None:
+    from hearth_mls.framing import FramedContent, WireFormat
+    from hearth_mls.protection import sign_content
+
+    t = trio()
+    s = t.alice.state
+    content = FramedContent(s.group_id, s.epoch, Sender.new_member_proposal(), Remove(2))
+    auth = sign_content(WireFormat.PUBLIC_MESSAGE, content, s.signature_priv, None)
+    message = MLSMessage(PublicMessage(content, auth.auth))
+    assert_rejected(t, message, errors.NonMemberSenderError)
+
+
+def test_new_member_add_proposal_is_accepted() -> None:
+    from hearth_mls.framing import FramedContent, WireFormat
+    from hearth_mls.protection import sign_content
+
+    t = trio()
+    s = t.alice.state
+    dave = create_key_package(b"dave")
+    content = FramedContent(
+        s.group_id, s.epoch, Sender.new_member_proposal(), Add(dave.key_package)
+    )
+    auth = sign_content(WireFormat.PUBLIC_MESSAGE, content, dave.signature_priv, None)
+    message = MLSMessage(PublicMessage(content, auth.auth))
+    for member in (t.alice, t.bob):
+        assert member.process(message).kind == "proposal"
+    commit, _, _ = t.alice.commit()
+    t.alice.merge_pending_commit()
+    t.bob.process(commit)
+    assert [ident for _, ident in t.bob.members()][-1] == b"dave"
