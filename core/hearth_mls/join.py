@@ -15,6 +15,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from hearth_mls import suite, transcript, tree_math, treekem
+from hearth_mls.codec import Reader, Writer, decode_exact
 from hearth_mls.commit import Commit
 from hearth_mls.credential import Credential, CredentialType
 from hearth_mls.errors import (
@@ -66,6 +67,20 @@ class KeyPackageSecrets:
     @property
     def ref(self) -> bytes:
         return suite.make_key_package_ref(self.key_package.to_bytes())
+
+    def to_bytes(self) -> bytes:
+        """For the client's key store: the KeyPackage then the three private keys."""
+        w = Writer()
+        self.key_package.encode(w)
+        w.opaque(self.init_priv).opaque(self.encryption_priv).opaque(self.signature_priv)
+        return w.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> KeyPackageSecrets:
+        def get(r: Reader) -> KeyPackageSecrets:
+            return cls(KeyPackage.decode(r), r.opaque(), r.opaque(), r.opaque())
+
+        return decode_exact(data, "KeyPackageSecrets", get)
 
 
 def default_capabilities(extensions: Sequence[int] = ()) -> Capabilities:

@@ -320,3 +320,13 @@ def test_pending_commit_survives_a_restart() -> None:
     assert restored.process(wire(commit)).kind == "commit"  # the DS echo merges it
     t.bob.process(wire(commit))
     assert restored.epoch_authenticator == t.bob.epoch_authenticator
+
+
+def test_key_package_secrets_round_trip() -> None:
+    from hearth_mls.join import KeyPackageSecrets
+
+    kp = create_key_package(b"bob")
+    restored = KeyPackageSecrets.from_bytes(kp.to_bytes())
+    assert restored == kp
+    with pytest.raises(errors.DecodeError):
+        KeyPackageSecrets.from_bytes(kp.to_bytes() + b"\0")
