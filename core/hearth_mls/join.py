@@ -93,6 +93,17 @@ def default_capabilities(extensions: Sequence[int] = ()) -> Capabilities:
     )
 
 
+def capabilities_for(extensions: Sequence[Extension]) -> Capabilities:
+    """Default capabilities that also cover a group's extensions and required ones (§7.3)."""
+    from hearth_mls.proposal_rules import required_capabilities
+
+    required = required_capabilities(extensions)
+    wanted = {e.extension_type for e in extensions if e.extension_type > 5}
+    if required is not None:
+        wanted.update(t for t in required.extension_types if t > 5)
+    return default_capabilities(sorted(wanted))
+
+
 def create_key_package(
     identity: bytes,
     *,
@@ -138,15 +149,7 @@ def create_group(
     if signature_priv is None:
         signature_priv = suite.generate_signature_key_pair()[0]
     enc_priv, enc_pub = suite.generate_hpke_key_pair()
-    if capabilities is None:
-        from hearth_mls.proposal_rules import required_capabilities
-
-        required = required_capabilities(extensions)
-        wanted = {e.extension_type for e in extensions if e.extension_type > 5}
-        if required is not None:
-            wanted.update(required.extension_types)
-        capabilities = default_capabilities(sorted(wanted))
-    caps = capabilities
+    caps = capabilities or capabilities_for(extensions)
     leaf = LeafNode(
         encryption_key=enc_pub,
         signature_key=suite.signature_public_key(signature_priv),
@@ -369,7 +372,9 @@ def external_join(
         committer=None,
         external=True,
     )
-    kp = create_key_package(identity, signature_priv=signature_priv)
+    kp = create_key_package(
+        identity, signature_priv=signature_priv, capabilities=capabilities_for(ctx.extensions)
+    )
     template = kp.key_package.leaf_node
     placed, own_leaf = add_leaf(applied.tree, template)
     new_epoch = ctx.epoch + 1

@@ -330,3 +330,12 @@ def test_key_package_secrets_round_trip() -> None:
     assert restored == kp
     with pytest.raises(errors.DecodeError):
         KeyPackageSecrets.from_bytes(kp.to_bytes() + b"\0")
+
+
+def test_external_join_into_a_group_with_a_private_extension() -> None:
+    roles = Extension(0xF0A0, b"\x06\x05alice")
+    alice = Group.create(b"alice", extensions=[roles])
+    dave, commit = Group.join_external(alice.group_info(), b"dave")
+    alice.process(wire(commit))
+    assert dave.epoch_authenticator == alice.epoch_authenticator
+    assert dave.state.context.extensions == (roles,)
