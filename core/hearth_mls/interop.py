@@ -24,7 +24,7 @@ from hearth_mls.extensions import Extension
 from hearth_mls.framing import PrivateMessage
 from hearth_mls.group import Group
 from hearth_mls.group_info import GroupInfo
-from hearth_mls.join import KeyPackageSecrets, create_key_package
+from hearth_mls.join import KeyPackageSecrets, create_key_package, default_capabilities
 from hearth_mls.key_package import KeyPackage
 from hearth_mls.mls_message import MLSMessage
 from hearth_mls.proposals import Add, Remove
@@ -147,7 +147,12 @@ class Driver:
 
     def create_key_package(self, req: Request) -> Answer:
         identity = _field(req, "identity", str).encode()
-        secrets = create_key_package(identity)
+        types = req.get("extension_types") or []
+        if not isinstance(types, list) or not all(
+            isinstance(t, int) and 0 <= t < 1 << 16 for t in types
+        ):
+            raise BadRequest("extension_types is a list of uint16")
+        secrets = create_key_package(identity, capabilities=default_capabilities(types))
         self.key_packages[secrets.ref] = secrets
         return {
             "key_package": MLSMessage(secrets.key_package).to_bytes().hex(),

@@ -154,3 +154,16 @@ def test_proposals_by_reference_through_the_driver() -> None:
 
 def c_code(answer: dict[str, Any]) -> str:
     return str(answer["error"]["code"])
+
+
+def test_key_package_for_a_group_with_a_private_extension() -> None:
+    a, b = Client(), Client()
+    ext = [{"type": 0xF0A0, "data": "00"}]
+    g = a.ok("create_group", identity="alice", extensions=ext)["group"]
+    plain = b.ok("create_key_package", identity="bob")
+    refused = a("add_members", group=g, key_packages=[plain["key_package"]])
+    assert refused["error"]["code"] == "rejected"
+    kp = b.ok("create_key_package", identity="bob", extension_types=[0xF0A0])
+    added = a.ok("add_members", group=g, key_packages=[kp["key_package"]])
+    b.ok("join", welcome=added["welcome"])
+    assert c_code(b("create_key_package", identity="x", extension_types=["no"])) == "bad_request"
