@@ -505,3 +505,27 @@ def test_new_member_add_proposal_is_accepted() -> None:
     t.alice.merge_pending_commit()
     t.bob.process(commit)
     assert [ident for _, ident in t.bob.members()][-1] == b"dave"
+
+
+def test_update_with_another_members_signature_key() -> None:
+    t = trio()
+    _, path = real_path(t)  # before the proposal: Alice's own commit would refuse it
+    s = t.bob.state
+    own = s.tree[2]
+    carol = s.tree[4]
+    assert own is not None
+    assert own.leaf is not None
+    assert carol is not None
+    assert carol.leaf is not None
+    leaf = replace(
+        own.leaf,
+        encryption_key=suite.generate_hpke_key_pair()[1],
+        signature_key=carol.leaf.signature_key,
+        leaf_node_source=LeafNodeSource.UPDATE,
+        lifetime=None,
+    )
+    leaf = resign_leaf(leaf, t.kp_carol.signature_priv, s.group_id, 1)
+    t.alice.process(t.bob.propose(Update(leaf)))
+    ref = t.bob.state.proposals[0].ref
+    message = forge(t.alice, Commit((ProposalOrRef(reference=ref),), path))
+    assert_rejected(t, message, errors.DuplicateLeafKeyError)
