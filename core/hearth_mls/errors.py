@@ -9,6 +9,7 @@ the caller asked for something impossible (a bug or a wrong argument).
     MLSError
      +-- PeerError                  the input is invalid; state is unchanged
      |    +-- DecodeError           bytes do not parse (RFC 9420 §2.1)
+     |    |    +-- NonZeroPaddingError       PrivateMessageContent padding not all zero (§6.3.1)
      |    +-- InvalidPublicKeyError     a peer's X25519 key is malformed or low-order
      |    +-- DecryptionError           an AEAD ciphertext does not authenticate
      |    |    +-- HPKEDecryptionError          HPKE Open failed (RFC 9180 §5.2)
@@ -104,6 +105,14 @@ class DecodeError(PeerError):
         super().__init__(f"{struct}: {reason}")
         self.struct = struct
         self.reason = reason
+
+
+class NonZeroPaddingError(DecodeError):
+    """A decoded PrivateMessageContent's padding holds a non-zero byte (RFC 9420 §6.3.1).
+
+    A decoder-level signal: :mod:`hearth_mls.protection` turns it into
+    :class:`PaddingError` for a received PrivateMessage.
+    """
 
 
 class UsageError(MLSError):

@@ -18,7 +18,7 @@ from enum import IntEnum
 
 from hearth_mls.codec import Reader, Writer, decode_exact
 from hearth_mls.commit import Commit
-from hearth_mls.errors import UsageError
+from hearth_mls.errors import NonZeroPaddingError, UsageError
 from hearth_mls.extensions import MLS10, GroupContext
 from hearth_mls.proposals import Proposal, decode_proposal, encode_proposal
 from hearth_mls.wire import MAC, WireStruct, decode_enum
@@ -345,7 +345,7 @@ class PrivateMessageContent(WireStruct):
             auth = FramedContentAuthData.decode_for(r, content_type)
             padding = r.raw(r.remaining)
             if padding.count(0) != len(padding):
-                raise r.error("padding is not all zero (RFC 9420 §6.3.1)")
+                raise NonZeroPaddingError(r.struct, "padding is not all zero (RFC 9420 §6.3.1)")
         finally:
             r.struct = outer
         return cls(content, auth, len(padding))
