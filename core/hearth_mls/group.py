@@ -57,9 +57,8 @@ from hearth_mls.group_state import (
 )
 from hearth_mls.join import KeyPackageSecrets, create_group, external_join, join_from_welcome
 from hearth_mls.key_package import KeyPackage
-from hearth_mls.leaf_node import LeafNode, LeafNodeSource
+from hearth_mls.leaf_node import LeafNodeSource
 from hearth_mls.mls_message import MLSMessage
-from hearth_mls.proposal_rules import members
 from hearth_mls.proposals import (
     Add,
     GroupContextExtensions,
@@ -72,7 +71,6 @@ from hearth_mls.proposals import (
 )
 from hearth_mls.protection import Protector, sign_content, verify_content
 from hearth_mls.secret_tree import SecretTree
-from hearth_mls.tree_nodes import Node
 from hearth_mls.welcome_structs import Welcome
 
 #: Epochs (current included) whose receiver secrets are kept for late messages.
@@ -102,18 +100,12 @@ class Received:
     removed: bool = False
 
 
-def members_by_index(tree: Sequence[Node | None]) -> dict[int, LeafNode]:
-    return dict(members(tree))
-
-
 def _new_epoch_keys(state: GroupState) -> EpochKeys:
-    from hearth_mls import treekem
-
     return EpochKeys(
         context=state.context,
         sender_data_secret=state.secrets.sender_data_secret,
-        secret_tree=SecretTree(state.secrets.encryption_secret, treekem.leaf_count(state.tree)),
-        signature_keys=tuple((i, leaf.signature_key) for i, leaf in members(state.tree)),
+        secret_tree=SecretTree(state.secrets.encryption_secret, state.tree.n_leaves),
+        signature_keys=tuple((i, leaf.signature_key) for i, leaf in state.tree.occupied_leaves()),
     )
 
 
@@ -224,7 +216,9 @@ class Group:
 
     def members(self) -> list[tuple[int, bytes]]:
         """``(leaf index, identity)`` of every member."""
-        return [(i, leaf.credential.identity or b"") for i, leaf in members(self._state.tree)]
+        return [
+            (i, leaf.credential.identity or b"") for i, leaf in self._state.tree.occupied_leaves()
+        ]
 
     def export_secret(self, label: str, context: bytes, length: int) -> bytes:
         self._check("export")
@@ -278,7 +272,7 @@ class Group:
         """Propose a fresh encryption key for our leaf (§12.1.2); another member commits it."""
         self._check("propose")
         state = self._state
-        own = members_by_index(state.tree).get(state.own_leaf)
+        own = state.tree.leaf(state.own_leaf)
         assert own is not None
         priv, pub = suite.generate_hpke_key_pair()
         leaf = replace(

@@ -55,7 +55,6 @@ from hearth_mls.proposal_rules import (
     Applied,
     ProposalEntry,
     apply_proposals,
-    leaf_at,
     validate_leaf_node,
 )
 from hearth_mls.proposals import (
@@ -67,7 +66,7 @@ from hearth_mls.proposals import (
 )
 from hearth_mls.protection import SignerLookup
 from hearth_mls.psk import psk_secret
-from hearth_mls.tree_nodes import Node, ratchet_tree_to_bytes
+from hearth_mls.ratchet_tree import RatchetTree
 from hearth_mls.welcome_structs import EncryptedGroupSecrets, GroupSecrets, PathSecret, Welcome
 
 #: How many past resumption PSKs a member keeps (RFC 9420 §8.6 leaves it to the application).
@@ -81,7 +80,7 @@ def signer_of(state: GroupState, sender: Sender) -> bytes:
     """The signature key of ``sender`` in this epoch, or UnknownSenderError (§6)."""
     if sender.sender_type is SenderType.MEMBER:
         assert sender.index is not None
-        leaf = leaf_at(state.tree, sender.index)
+        leaf = state.tree.leaf(sender.index)
         if leaf is None:
             raise UnknownSenderError(f"leaf {sender.index} is blank or outside the tree")
         return leaf.signature_key
@@ -196,7 +195,7 @@ def process_commit(
     external = sender.sender_type is SenderType.NEW_MEMBER_COMMIT
     if sender.sender_type is SenderType.MEMBER:
         assert sender.index is not None
-        if leaf_at(state.tree, sender.index) is None:
+        if state.tree.leaf(sender.index) is None:
             raise NonMemberSenderError(f"commit from blank leaf {sender.index}")
         committer: int | None = sender.index
     elif external:
@@ -229,7 +228,7 @@ def process_commit(
     private_keys = state.private_key_map()
     if state.own_leaf in applied.updated:
         # Someone committed our Update: our leaf now has the key we proposed (§12.1.2).
-        own = leaf_at(tree, state.own_leaf)
+        own = tree.leaf(state.own_leaf)
         pending = dict(state.pending_leaf_keys)
         if own is not None and own.encryption_key in pending:
             private_keys[tree_math.leaf_to_node(state.own_leaf)] = pending[own.encryption_key]
@@ -241,7 +240,7 @@ def process_commit(
         if external:
             for removed in applied.removed:
                 # §12.2: the joiner may only remove an old version of itself.
-                old = leaf_at(state.tree, removed)
+                old = state.tree.leaf(removed)
                 if old is None or old.credential != path.leaf_node.credential:
                     raise InvalidExternalCommitError(
                         "an external commit may only remove the joiner's own old leaf"
@@ -255,7 +254,7 @@ def process_commit(
         provisional = replace(
             state.context,
             epoch=new_epoch,
-            tree_hash=treekem.tree_hash(tree),
+            tree_hash=tree.tree_hash(),
             extensions=applied.extensions,
         ).to_bytes()
         _, private_keys, commit_secret = treekem.decrypt_update_path(
@@ -270,12 +269,11 @@ def process_commit(
     assert committer is not None
     if removed_me:
         return _removed(state, applied, committer)
-    tree = treekem.truncated(tree)
     confirmed = transcript.confirmed_transcript_hash(state.interim_transcript_hash, authenticated)
     new_context = replace(
         state.context,
         epoch=new_epoch,
-        tree_hash=treekem.tree_hash(tree),
+        tree_hash=tree.tree_hash(),
         confirmed_transcript_hash=confirmed,
         extensions=applied.extensions,
     )
@@ -291,7 +289,7 @@ def process_commit(
     new_state = replace(
         state,
         context=new_context,
-        tree=tuple(tree),
+        tree=tree,
         private_keys=tuple(sorted(private_keys.items())),
         secrets=secrets,
         interim_transcript_hash=transcript.interim_transcript_hash(confirmed, tag),
@@ -309,18 +307,17 @@ def _removed(state: GroupState, applied: Applied, committer: int) -> ProcessedCo
     return ProcessedCommit(replace(state, proposals=(), phase=Phase.REMOVED), applied, committer)
 
 
-def _place_external_joiner(tree: treekem.Tree, path: UpdatePath) -> tuple[treekem.Tree, int]:
-    """The external committer takes the leftmost blank leaf (§12.4.2)."""
-    from hearth_mls.proposal_rules import add_leaf
-
-    new_tree, index = add_leaf(tree, path.leaf_node)
+def _place_external_joiner(tree: RatchetTree, path: UpdatePath) -> tuple[RatchetTree, int]:
+    """The external committer takes the leftmost blank leaf (§12.4.2), in a copy of ``tree``."""
+    new_tree = tree.copy()
+    index = new_tree.add_leaf(path.leaf_node)
     # add_leaf marked the joiner as unmerged in its parents; the path blanks them anyway.
     return new_tree, index
 
 
 def _check_path_leaf(
     state: GroupState,
-    tree: treekem.Tree,
+    tree: RatchetTree,
     committer: int,
     path: UpdatePath,
     applied: Applied,
@@ -329,7 +326,7 @@ def _check_path_leaf(
     leaf = path.leaf_node
     if leaf.leaf_node_source is not LeafNodeSource.COMMIT:
         raise PathLeafSourceError("the path's LeafNode must have source commit (§12.4.2)")
-    old = leaf_at(state.tree, committer)
+    old = state.tree.leaf(committer)
     if old is not None and old.encryption_key == leaf.encryption_key:
         raise UnchangedEncryptionKeyError("the committer kept its leaf encryption_key")
     validate_leaf_node(
@@ -396,7 +393,7 @@ def create_commit(
     commit_secret = bytes(suite.NH)
     path_secrets: dict[int, bytes] = {}
     if applied.path_required or force_path:
-        own = leaf_at(tree, state.own_leaf)
+        own = tree.leaf(state.own_leaf)
         assert own is not None
 
         def context_for(tree_hash: bytes) -> bytes:
@@ -418,7 +415,6 @@ def create_commit(
         private_keys = treekem.prune_private_keys(tree, {**private_keys, **result.private_keys})
         commit_secret = result.commit_secret
         path_secrets = result.path_secrets
-    tree = treekem.truncated(tree)
     return _finish_commit(
         state,
         commit,
@@ -443,7 +439,7 @@ def _finish_commit(
     commit: Commit,
     sender: Sender,
     applied: Applied,
-    tree: treekem.Tree,
+    tree: RatchetTree,
     private_keys: dict[int, bytes],
     commit_secret: bytes,
     psks: list[tuple[PreSharedKeyID, bytes]],
@@ -470,7 +466,7 @@ def _finish_commit(
     new_context = replace(
         state.context,
         epoch=state.epoch + 1,
-        tree_hash=treekem.tree_hash(tree),
+        tree_hash=tree.tree_hash(),
         confirmed_transcript_hash=confirmed,
         extensions=applied.extensions,
     )
@@ -482,7 +478,7 @@ def _finish_commit(
     new_state = replace(
         state,
         context=new_context,
-        tree=tuple(tree),
+        tree=tree,
         own_leaf=own_leaf,
         private_keys=tuple(sorted(private_keys.items())),
         secrets=secrets,
@@ -519,7 +515,7 @@ def make_group_info(
     """
     extensions: list[Extension] = []
     if include_tree:
-        extensions.append(Extension(RATCHET_TREE, ratchet_tree_to_bytes(list(state.tree))))
+        extensions.append(Extension(RATCHET_TREE, state.tree.to_bytes()))
     if external_pub:
         key = state.secrets.external_pub
         pub = key if bare_external_pub else ExternalPub(key).to_bytes()
@@ -551,7 +547,7 @@ def make_welcome(
     encrypted_info = encrypt_group_info(welcome_secret(joiner, psk_secret(psks)), group_info)
     secrets: list[EncryptedGroupSecrets] = []
     for index, kp in applied.added:
-        secret = treekem.path_secret_for(committer, index, state.tree, path_secrets)
+        secret = treekem.path_secret_for(committer, index, path_secrets)
         group_secrets = GroupSecrets(
             joiner,
             PathSecret(secret) if secret is not None else None,
@@ -572,10 +568,6 @@ def make_welcome(
 
 def new_psk_nonce() -> bytes:
     return os.urandom(suite.NH)
-
-
-def own_tree_node(state: GroupState) -> Node | None:
-    return treekem.node_at(state.tree, tree_math.leaf_to_node(state.own_leaf))
 
 
 __all__ = [

@@ -19,13 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hearth_mls.codec import Reader, Writer, decode_exact
-from hearth_mls.errors import StateVersionError
+from hearth_mls.errors import MalformedTreeError, StateVersionError
 from hearth_mls.extensions import GroupContext
 from hearth_mls.framing import FramedContent, Sender
 from hearth_mls.key_schedule import EpochSecrets
 from hearth_mls.proposals import Proposal, decode_proposal, encode_proposal
+from hearth_mls.ratchet_tree import RatchetTree
 from hearth_mls.secret_tree import SecretTree
-from hearth_mls.tree_nodes import Node, decode_ratchet_tree, encode_ratchet_tree
+from hearth_mls.tree_nodes import decode_ratchet_tree, encode_ratchet_tree
 
 #: Version of the serialized state; bump and add a migration when the layout changes.
 FORMAT_VERSION = 1
@@ -55,7 +56,9 @@ class GroupState:
     """One member's state of one group in one epoch (RFC 9420 §8, §12)."""
 
     context: GroupContext
-    tree: tuple[Node | None, ...]
+    #: The ratchet tree of this epoch. Never changed in place: every transition
+    #: works on a :meth:`RatchetTree.copy`, so old states stay valid.
+    tree: RatchetTree
     own_leaf: int
     signature_priv: bytes
     #: HPKE private keys of this member's nodes, by node index (§7.4).
@@ -103,7 +106,7 @@ _SECRET_FIELDS = (
 
 def _put_state(w: Writer, s: GroupState) -> None:
     s.context.encode(w)
-    encode_ratchet_tree(w, s.tree)
+    encode_ratchet_tree(w, s.tree.to_wire())
     w.uint32(s.own_leaf).opaque(s.signature_priv)
     w.vector(s.private_keys, lambda w2, kv: w2.uint32(kv[0]).opaque(kv[1]))
     for name in _SECRET_FIELDS:
@@ -124,7 +127,10 @@ def _put_state(w: Writer, s: GroupState) -> None:
 
 def _get_state(r: Reader) -> GroupState:
     context = GroupContext.decode(r)
-    tree = tuple(decode_ratchet_tree(r))
+    try:
+        tree = RatchetTree.from_wire(decode_ratchet_tree(r))
+    except MalformedTreeError as exc:
+        raise r.error(f"ratchet tree: {exc}") from None
     own_leaf = r.uint32()
     signature_priv = r.opaque()
     private_keys = tuple(r.vector(lambda r2: (r2.uint32(), r2.opaque())))

@@ -42,10 +42,12 @@ from hearth_mls.group_state import GroupState
 from hearth_mls.key_package import KeyPackage
 from hearth_mls.key_schedule import EpochSecrets, external_init_sender, welcome_secret
 from hearth_mls.leaf_node import Capabilities, LeafNode, LeafNodeSource, Lifetime
-from hearth_mls.proposal_rules import ProposalEntry, add_leaf, apply_proposals, leaf_at, members
+from hearth_mls.proposal_rules import ProposalEntry, apply_proposals, required_capabilities
 from hearth_mls.proposals import ExternalInit, Proposal, ProposalOrRef, Remove
 from hearth_mls.psk import psk_secret
-from hearth_mls.tree_nodes import Node, ratchet_tree_from_bytes
+from hearth_mls.ratchet_tree import RatchetTree
+from hearth_mls.tree_nodes import ratchet_tree_from_bytes
+from hearth_mls.tree_validation import validate_tree
 from hearth_mls.welcome_structs import GroupSecrets, Welcome
 
 #: Length of a bare X25519 public key (RFC 9180 §7.1: Npk = 32).
@@ -95,8 +97,6 @@ def default_capabilities(extensions: Sequence[int] = ()) -> Capabilities:
 
 def capabilities_for(extensions: Sequence[Extension]) -> Capabilities:
     """Default capabilities that also cover a group's extensions and required ones (§7.3)."""
-    from hearth_mls.proposal_rules import required_capabilities
-
     required = required_capabilities(extensions)
     wanted = {e.extension_type for e in extensions if e.extension_type > 5}
     if required is not None:
@@ -161,18 +161,18 @@ def create_group(
     leaf = leaf.with_signature(
         suite.sign_with_label(signature_priv, "LeafNodeTBS", leaf.to_be_signed())
     )
-    tree: list[Node | None] = [Node(leaf=leaf)]
+    tree = RatchetTree.with_leaf(leaf)
     context = GroupContext(
         group_id=group_id if group_id is not None else os.urandom(16),
         epoch=0,
-        tree_hash=treekem.tree_hash(tree),
+        tree_hash=tree.tree_hash(),
         confirmed_transcript_hash=b"",
         extensions=tuple(extensions),
     )
     secrets = EpochSecrets.advance(os.urandom(suite.NH), context, os.urandom(suite.NH))
     return GroupState(
         context=context,
-        tree=tuple(tree),
+        tree=tree,
         own_leaf=0,
         signature_priv=signature_priv,
         private_keys=((0, enc_priv),),
@@ -183,29 +183,28 @@ def create_group(
     )
 
 
-def _tree_from(group_info: GroupInfo, ratchet_tree: bytes | None) -> list[Node | None]:
+def _tree_from(group_info: GroupInfo, ratchet_tree: bytes | None) -> RatchetTree:
     data = ratchet_tree
     for ext in group_info.extensions:
         if ext.extension_type == RATCHET_TREE:
             data = ext.extension_data
     if data is None:
         raise WelcomeError("no ratchet tree: not in the GroupInfo and none given (§12.4.3.3)")
-    return treekem.padded(ratchet_tree_from_bytes(data))
+    nodes = ratchet_tree_from_bytes(data)
+    while nodes and nodes[-1] is None:  # trailing blanks are tolerated, as before
+        nodes.pop()
+    return RatchetTree.from_wire(nodes)
 
 
-def verify_tree(tree: Sequence[Node | None], context: GroupContext) -> None:
+def verify_tree(tree: RatchetTree, context: GroupContext) -> None:
     """Every integrity check of RFC 9420 §12.4.3.1 on a received ratchet tree.
 
     Delegates to :func:`hearth_mls.tree_validation.validate_tree` (leaf
     signatures and capabilities, unique keys, unmerged leaves, parent hashes,
     tree hash against the GroupContext).
     """
-    from hearth_mls.proposal_rules import required_capabilities
-    from hearth_mls.ratchet_tree import RatchetTree
-    from hearth_mls.tree_validation import validate_tree
-
     validate_tree(
-        RatchetTree.from_wire(treekem.truncated(tree)),
+        tree,
         context.group_id,
         tree_hash=context.tree_hash,
         required=required_capabilities(context.extensions),
@@ -260,7 +259,7 @@ def join_from_welcome(
     if ctx.cipher_suite != CIPHERSUITE_1 or ctx.version != MLS10:
         raise WelcomeError("GroupInfo names another version or cipher suite")
     tree = _tree_from(group_info, ratchet_tree)
-    signer = leaf_at(tree, group_info.signer)
+    signer = tree.leaf(group_info.signer)
     if signer is None:
         raise WelcomeError(f"GroupInfo signer {group_info.signer} is not in the tree")
     try:
@@ -269,13 +268,13 @@ def join_from_welcome(
         )
     except SignatureError as exc:
         raise WelcomeError("GroupInfo signature does not verify") from exc
-    if treekem.tree_hash(tree) != ctx.tree_hash:
+    if tree.tree_hash() != ctx.tree_hash:
         raise WelcomeError("the ratchet tree does not match the GroupInfo's tree_hash")
     verify_tree(tree, ctx)
     own_leaf = next(
         (
             i
-            for i, leaf in members(tree)
+            for i, leaf in tree.occupied_leaves()
             if leaf.encryption_key == kp_secrets.key_package.leaf_node.encryption_key
             and leaf.signature_key == kp_secrets.key_package.leaf_node.signature_key
         ),
@@ -303,7 +302,7 @@ def join_from_welcome(
         raise WelcomeError("GroupInfo confirmation tag does not match") from exc
     return GroupState(
         context=ctx,
-        tree=tuple(treekem.truncated(tree)),
+        tree=tree,
         own_leaf=own_leaf,
         signature_priv=kp_secrets.signature_priv,
         private_keys=tuple(sorted(private_keys.items())),
@@ -338,7 +337,7 @@ def external_join(
     """Join by external commit through a GroupInfo with external_pub (RFC 9420 §12.4.3.2)."""
     ctx = group_info.group_context
     tree = _tree_from(group_info, ratchet_tree)
-    signer = leaf_at(tree, group_info.signer)
+    signer = tree.leaf(group_info.signer)
     if signer is None:
         raise WelcomeError("GroupInfo signer is not in the tree")
     try:
@@ -376,7 +375,8 @@ def external_join(
         identity, signature_priv=signature_priv, capabilities=capabilities_for(ctx.extensions)
     )
     template = kp.key_package.leaf_node
-    placed, own_leaf = add_leaf(applied.tree, template)
+    placed = applied.tree.copy()
+    own_leaf = placed.add_leaf(template)
     new_epoch = ctx.epoch + 1
 
     def context_for(tree_hash: bytes) -> bytes:
@@ -392,7 +392,7 @@ def external_join(
     )
     state = GroupState(
         context=ctx,
-        tree=tuple(tree),
+        tree=tree,
         own_leaf=own_leaf,
         signature_priv=kp.signature_priv,
         private_keys=(),
@@ -405,7 +405,7 @@ def external_join(
         commit,
         sender,
         applied,
-        treekem.truncated(result.tree),
+        result.tree,
         treekem.prune_private_keys(result.tree, result.private_keys),
         result.commit_secret,
         lookup_psks(state, applied.psks),

@@ -96,11 +96,10 @@ def test_two_removes_of_one_leaf() -> None:
 def test_update_by_committer() -> None:
     t = trio()
     state = t.alice.state
-    own = state.tree[0]
+    own = state.tree.leaf(0)
     assert own is not None
-    assert own.leaf is not None
     leaf = replace(
-        own.leaf,
+        own,
         encryption_key=suite.generate_hpke_key_pair()[1],
         leaf_node_source=LeafNodeSource.UPDATE,
         lifetime=None,
@@ -205,11 +204,10 @@ def test_init_key_equals_encryption_key() -> None:
 def test_duplicate_encryption_key() -> None:
     t = trio()
     kp = create_key_package(b"dave")
-    carol_leaf = t.bob.state.tree[4]
+    carol_leaf = t.bob.state.tree.leaf(2)
     assert carol_leaf is not None
-    assert carol_leaf.leaf is not None
     bad = resign_key_package(
-        kp.key_package, kp.signature_priv, leaf_encryption_key=carol_leaf.leaf.encryption_key
+        kp.key_package, kp.signature_priv, leaf_encryption_key=carol_leaf.encryption_key
     )
     assert_rejected(t, forge(t.alice, inline(Add(bad))), errors.DuplicateLeafKeyError)
 
@@ -314,10 +312,9 @@ def test_path_keeps_encryption_key() -> None:
     t = trio()
     _, path = real_path(t)
     state = t.alice.state
-    old = state.tree[0]
+    old = state.tree.leaf(0)
     assert old is not None
-    assert old.leaf is not None
-    leaf = replace(path.leaf_node, encryption_key=old.leaf.encryption_key)
+    leaf = replace(path.leaf_node, encryption_key=old.encryption_key)
     leaf = resign_leaf(leaf, state.signature_priv, state.group_id, 0)
     message = _with_path(t, replace(path, leaf_node=leaf))
     assert_rejected(t, message, errors.UnchangedEncryptionKeyError)
@@ -343,10 +340,9 @@ def test_path_with_wrong_node_count() -> None:
 def test_path_key_already_in_tree() -> None:
     t = trio()
     _, path = real_path(t)
-    carol = t.bob.state.tree[4]
+    carol = t.bob.state.tree.leaf(2)
     assert carol is not None
-    assert carol.leaf is not None
-    node = replace(path.nodes[0], encryption_key=carol.leaf.encryption_key)
+    node = replace(path.nodes[0], encryption_key=carol.encryption_key)
     message = _with_path(t, replace(path, nodes=(node, *path.nodes[1:])))
     assert_rejected(t, message, errors.DuplicatePathKeyError)
 
@@ -382,24 +378,23 @@ def test_a_valid_commit_still_applies_after_rejections() -> None:
 def test_path_secret_does_not_derive_the_path_keys() -> None:
     t = trio()
     state = t.alice.state
-    own = state.tree[0]
+    own = state.tree.leaf(0)
     assert own is not None
-    assert own.leaf is not None
 
     def context_for(tree_hash: bytes) -> bytes:
         return replace(state.context, epoch=state.epoch + 1, tree_hash=tree_hash).to_bytes()
 
     path, result = treekem.create_update_path(
-        state.tree, 0, own.leaf, state.signature_priv, state.group_id, context_for
+        state.tree, 0, own, state.signature_priv, state.group_id, context_for
     )
     # A dishonest committer swaps the root's key and re-does everything else
     # consistently (parent hashes, leaf signature, encryption under the matching
     # context): only the derived-key check can catch it.
-    base = treekem.blank_direct_path(list(state.tree), 0)
-    pairs = treekem.filtered_direct_path(base, 0)
+    base = state.tree.copy()
+    pairs = base.filtered_path(0)
     keys = [n.encryption_key for n in path.nodes]
     keys[-1] = suite.generate_hpke_key_pair()[1]
-    _, leaf_hash = treekem.set_path_parent_hashes(base, pairs, keys)
+    leaf_hash = base.merge_path_keys(0, keys)
     leaf = resign_leaf(
         replace(path.leaf_node, parent_hash=leaf_hash), state.signature_priv, state.group_id, 0
     )
@@ -407,15 +402,15 @@ def test_path_secret_does_not_derive_the_path_keys() -> None:
         leaf, tuple(replace(n, encryption_key=k) for n, k in zip(path.nodes, keys, strict=True))
     )
     merged = treekem.merge_update_path(state.tree, 0, draft)
-    context = context_for(treekem.tree_hash(merged))
+    context = context_for(merged.tree_hash())
     nodes = []
     for (p, c), node in zip(pairs, draft.nodes, strict=True):
         cts = []
-        for r in treekem.resolution(merged, c):
-            target = merged[r]
+        for r in merged.resolution(c):
+            target = merged.node(r)
             assert target is not None
             kem, ct = suite.encrypt_with_label(
-                treekem.encryption_key(target),
+                target.encryption_key,
                 "UpdatePathNode",
                 context,
                 result.path_secrets[p],
@@ -457,7 +452,6 @@ def test_a_broken_commit_cannot_remove_us() -> None:
 
 
 def test_proposal_from_a_non_member() -> None:
-    from hearth_mls import treekem as tk
     from hearth_mls.framing import FramedContent
     from hearth_mls.protection import Protector
     from hearth_mls.secret_tree import SecretTree
@@ -466,7 +460,7 @@ def test_proposal_from_a_non_member() -> None:
     s = t.alice.state
     protector = Protector(
         s.context,
-        SecretTree(s.secrets.encryption_secret, tk.leaf_count(s.tree)),
+        SecretTree(s.secrets.encryption_secret, s.tree.n_leaves),
         s.secrets.sender_data_secret,
         s.secrets.membership_key,
     )
@@ -511,16 +505,14 @@ def test_update_with_another_members_signature_key() -> None:
     t = trio()
     _, path = real_path(t)  # before the proposal: Alice's own commit would refuse it
     s = t.bob.state
-    own = s.tree[2]
-    carol = s.tree[4]
+    own = s.tree.leaf(1)
+    carol = s.tree.leaf(2)
     assert own is not None
-    assert own.leaf is not None
     assert carol is not None
-    assert carol.leaf is not None
     leaf = replace(
-        own.leaf,
+        own,
         encryption_key=suite.generate_hpke_key_pair()[1],
-        signature_key=carol.leaf.signature_key,
+        signature_key=carol.signature_key,
         leaf_node_source=LeafNodeSource.UPDATE,
         lifetime=None,
     )

@@ -10,10 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hearth_mls.codec import Reader, Writer
 from hearth_mls.errors import DecodeError, StateVersionError
 from hearth_mls.group import Group
 from hearth_mls.group_state import FORMAT_VERSION, state_from_bytes, state_to_bytes
 from hearth_mls.mls_message import MLSMessage
+from hearth_mls.tree_nodes import ratchet_tree_to_bytes
 from tests.mls.group_helpers import trio
 
 
@@ -58,6 +60,19 @@ def test_non_utf8_phase_is_a_decode_error() -> None:
     bad = good.replace(marker, len(b"\x80ctive").to_bytes(1, "big") + b"\x80ctive")
     with pytest.raises(DecodeError, match="unknown phase"):
         state_from_bytes(bad)
+
+
+def test_a_stored_tree_ending_in_a_blank_is_a_decode_error() -> None:
+    blob = Group.create(b"alice").to_bytes()
+    r = Reader(blob)
+    version, body = r.uint16(), r.opaque()
+    state, _, _ = state_from_bytes(blob)
+    wire = state.tree.to_wire()
+    good, bad = ratchet_tree_to_bytes(wire), ratchet_tree_to_bytes([*wire, None, None])
+    assert body.count(good) == 1
+    damaged = Writer().uint16(version).opaque(body.replace(good, bad)).getvalue()
+    with pytest.raises(DecodeError, match="ratchet tree"):
+        state_from_bytes(damaged)
 
 
 _VALID = trio().bob.to_bytes()
