@@ -283,8 +283,7 @@ class Group:
             parent_hash=None,
             signature=b"",
         )
-        tbs = leaf.to_be_signed(state.group_id, state.own_leaf)
-        leaf = leaf.with_signature(suite.sign_with_label(state.signature_priv, "LeafNodeTBS", tbs))
+        leaf = leaf.signed(state.signature_priv, state.group_id, state.own_leaf)
         self._state = replace(state, pending_leaf_keys=(*state.pending_leaf_keys, (pub, priv)))
         try:
             return self.propose(Update(leaf))

@@ -521,9 +521,7 @@ def make_group_info(
         pub = key if bare_external_pub else ExternalPub(key).to_bytes()
         extensions.append(Extension(EXTERNAL_PUB, pub))
     info = GroupInfo(state.context, confirmation_tag, state.own_leaf, tuple(extensions))
-    return info.with_signature(
-        suite.sign_with_label(state.signature_priv, "GroupInfoTBS", info.to_be_signed())
-    )
+    return info.signed(state.signature_priv)
 
 
 def encrypt_group_info(welcome_secret: bytes, group_info: GroupInfo) -> bytes:

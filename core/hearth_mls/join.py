@@ -127,13 +127,8 @@ def create_key_package(
         leaf_node_source=LeafNodeSource.KEY_PACKAGE,
         lifetime=Lifetime(max(0, t - 3600), t + lifetime),
     )
-    leaf = leaf.with_signature(
-        suite.sign_with_label(signature_priv, "LeafNodeTBS", leaf.to_be_signed())
-    )
-    kp = KeyPackage(CIPHERSUITE_1, init_pub, leaf)
-    kp = kp.with_signature(
-        suite.sign_with_label(signature_priv, "KeyPackageTBS", kp.to_be_signed())
-    )
+    leaf = leaf.signed(signature_priv)
+    kp = KeyPackage(CIPHERSUITE_1, init_pub, leaf).signed(signature_priv)
     return KeyPackageSecrets(kp, init_priv, enc_priv, signature_priv)
 
 
@@ -158,9 +153,7 @@ def create_group(
         leaf_node_source=LeafNodeSource.KEY_PACKAGE,
         lifetime=Lifetime(0, (1 << 64) - 1),
     )
-    leaf = leaf.with_signature(
-        suite.sign_with_label(signature_priv, "LeafNodeTBS", leaf.to_be_signed())
-    )
+    leaf = leaf.signed(signature_priv)
     tree = RatchetTree.with_leaf(leaf)
     context = GroupContext(
         group_id=group_id if group_id is not None else os.urandom(16),

@@ -34,7 +34,6 @@ from hearth_mls.suite import (
     derive_secret,
     encrypt_with_label,
     hpke_public_key,
-    sign_with_label,
 )
 from hearth_mls.suite import derive_hpke_key_pair as derive_key_pair
 
@@ -100,8 +99,7 @@ def create_update_path(
         parent_hash=leaf_parent_hash,
         signature=b"",
     )
-    tbs = new_leaf.to_be_signed(group_id, leaf)
-    new_leaf = new_leaf.with_signature(sign_with_label(signature_priv, "LeafNodeTBS", tbs))
+    new_leaf = new_leaf.signed(signature_priv, group_id, leaf)
     new_tree.set_leaf(leaf, new_leaf)
     context = context_for(new_tree.tree_hash())
     excluded = {tree_math.leaf_to_node(i) for i in excluded_leaves}

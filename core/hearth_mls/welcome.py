@@ -88,13 +88,8 @@ def create_key_package(
         extensions=leaf_extensions,
         lifetime=lifetime,
     )
-    leaf = leaf.with_signature(
-        suite.sign_with_label(signature_private, _LEAF_NODE_LABEL, leaf.to_be_signed())
-    )
-    unsigned = KeyPackage(CIPHERSUITE_1, init_key, leaf, extensions)
-    signed = unsigned.with_signature(
-        suite.sign_with_label(signature_private, _KEY_PACKAGE_LABEL, unsigned.to_be_signed())
-    )
+    leaf = leaf.signed(signature_private)
+    signed = KeyPackage(CIPHERSUITE_1, init_key, leaf, extensions).signed(signature_private)
     return KeyPackageBundle(signed, init_private, encryption_private)
 
 
@@ -134,9 +129,7 @@ def sign_group_info(
     group_info: GroupInfo, signature_private: suite.SignaturePrivateKey
 ) -> GroupInfo:
     """Sign GroupInfoTBS with SignWithLabel (§12.4.3)."""
-    return group_info.with_signature(
-        suite.sign_with_label(signature_private, _GROUP_INFO_LABEL, group_info.to_be_signed())
-    )
+    return group_info.signed(signature_private)
 
 
 def verify_group_info(group_info: GroupInfo, signer_public: bytes) -> None:
