@@ -36,7 +36,13 @@ from hearth_mls.extension_payloads import (
     ExternalSender,
     external_senders_from_bytes,
 )
-from hearth_mls.extensions import EXTERNAL_PUB, EXTERNAL_SENDERS, RATCHET_TREE, Extension
+from hearth_mls.extensions import (
+    EXTERNAL_PUB,
+    EXTERNAL_SENDERS,
+    RATCHET_TREE,
+    Extension,
+    GroupContext,
+)
 from hearth_mls.framing import (
     AuthenticatedContent,
     ContentType,
@@ -286,19 +292,36 @@ def process_commit(
     tag = authenticated.auth.confirmation_tag
     assert tag is not None
     transcript.verify_confirmation_tag(secrets.confirmation_key, confirmed, tag)
-    new_state = replace(
+    new_state = _next_epoch(state, new_context, tree, private_keys, secrets, confirmed, tag)
+    return ProcessedCommit(new_state, applied, committer)
+
+
+def _next_epoch(
+    state: GroupState,
+    context: GroupContext,
+    tree: RatchetTree,
+    private_keys: dict[int, bytes],
+    secrets: EpochSecrets,
+    confirmed_transcript_hash: bytes,
+    confirmation_tag: bytes,
+    own_leaf: int | None = None,
+) -> GroupState:
+    """The state of the epoch a commit starts, for its committer and receivers (§8.2, §12.4)."""
+    return replace(
         state,
-        context=new_context,
+        context=context,
         tree=tree,
+        own_leaf=state.own_leaf if own_leaf is None else own_leaf,
         private_keys=tuple(sorted(private_keys.items())),
         secrets=secrets,
-        interim_transcript_hash=transcript.interim_transcript_hash(confirmed, tag),
+        interim_transcript_hash=transcript.interim_transcript_hash(
+            confirmed_transcript_hash, confirmation_tag
+        ),
         proposals=(),
         phase=Phase.ACTIVE,
         resumption_psks=_next_resumption(state),
         pending_leaf_keys=(),
     )
-    return ProcessedCommit(new_state, applied, committer)
 
 
 def _removed(state: GroupState, applied: Applied, committer: int) -> ProcessedCommit:
@@ -475,18 +498,8 @@ def _finish_commit(
     authenticated = AuthenticatedContent(
         wire_format, content, FramedContentAuthData(signature, tag)
     )
-    new_state = replace(
-        state,
-        context=new_context,
-        tree=tree,
-        own_leaf=own_leaf,
-        private_keys=tuple(sorted(private_keys.items())),
-        secrets=secrets,
-        interim_transcript_hash=transcript.interim_transcript_hash(confirmed, tag),
-        proposals=(),
-        phase=Phase.ACTIVE,
-        resumption_psks=_next_resumption(state),
-        pending_leaf_keys=(),
+    new_state = _next_epoch(
+        state, new_context, tree, private_keys, secrets, confirmed, tag, own_leaf
     )
     group_info = make_group_info(
         new_state,
