@@ -13,8 +13,6 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from hearth_mls import suite, transcript, tree_math, treekem
 from hearth_mls.commit import Commit, UpdatePath
 from hearth_mls.errors import (
@@ -73,7 +71,8 @@ from hearth_mls.proposals import (
 from hearth_mls.protection import SignerLookup
 from hearth_mls.psk import psk_secret
 from hearth_mls.ratchet_tree import RatchetTree
-from hearth_mls.welcome_structs import EncryptedGroupSecrets, GroupSecrets, PathSecret, Welcome
+from hearth_mls.welcome import create_welcome
+from hearth_mls.welcome_structs import PathSecret, Welcome
 
 #: How many past resumption PSKs a member keeps (RFC 9420 §8.6 leaves it to the application).
 RESUMPTION_WINDOW = 8
@@ -537,12 +536,6 @@ def make_group_info(
     return info.signed(state.signature_priv)
 
 
-def encrypt_group_info(welcome_secret: bytes, group_info: GroupInfo) -> bytes:
-    key = suite.expand_with_label(welcome_secret, "key", b"", suite.NK)
-    nonce = suite.expand_with_label(welcome_secret, "nonce", b"", suite.NN)
-    return AESGCM(key).encrypt(nonce, group_info.to_bytes(), b"")
-
-
 def make_welcome(
     state: GroupState,
     group_info: GroupInfo,
@@ -551,30 +544,16 @@ def make_welcome(
     psks: list[tuple[PreSharedKeyID, bytes]],
     committer: int,
 ) -> Welcome:
-    """The Welcome for every member the commit added (§12.4.3.1)."""
-    from hearth_mls.key_schedule import welcome_secret
+    """The Welcome for every member the commit added (§12.4.3.1).
 
-    joiner = state.secrets.joiner_secret
-    encrypted_info = encrypt_group_info(welcome_secret(joiner, psk_secret(psks)), group_info)
-    secrets: list[EncryptedGroupSecrets] = []
+    Each joiner gets the path secret of its lowest common ancestor with the
+    committer, if the commit had a path.
+    """
+    new_members = []
     for index, kp in applied.added:
         secret = treekem.path_secret_for(committer, index, path_secrets)
-        group_secrets = GroupSecrets(
-            joiner,
-            PathSecret(secret) if secret is not None else None,
-            tuple(p for p, _ in psks),
-        )
-        kem_output, ct = suite.encrypt_with_label(
-            kp.init_key, "Welcome", encrypted_info, group_secrets.to_bytes()
-        )
-        from hearth_mls.commit import HPKECiphertext
-
-        secrets.append(
-            EncryptedGroupSecrets(
-                suite.make_key_package_ref(kp.to_bytes()), HPKECiphertext(kem_output, ct)
-            )
-        )
-    return Welcome(state.context.cipher_suite, tuple(secrets), encrypted_info)
+        new_members.append((kp, PathSecret(secret) if secret is not None else None))
+    return create_welcome(group_info, state.secrets.joiner_secret, new_members, psks)
 
 
 def new_psk_nonce() -> bytes:
