@@ -127,7 +127,7 @@ def validate_key_package(
     try:
         verify_with_label(
             key_package.leaf_node.signature_key,
-            "KeyPackageTBS",
+            KeyPackage.SIGN_LABEL,
             key_package.to_be_signed(),
             key_package.signature,
         )

@@ -36,9 +36,6 @@ from hearth_mls.welcome_structs import EncryptedGroupSecrets, GroupSecrets, Path
 #: Finds the secret of a PSK named in a Welcome; raises if it is not known (§8.4).
 PSKLookup = Callable[[PreSharedKeyID], bytes]
 
-_KEY_PACKAGE_LABEL = "KeyPackageTBS"
-_LEAF_NODE_LABEL = "LeafNodeTBS"
-_GROUP_INFO_LABEL = "GroupInfoTBS"
 _WELCOME_LABEL = "Welcome"
 
 #: What a Hearth client supports (§7.2): mls10, ciphersuite 1, basic credentials.
@@ -115,10 +112,10 @@ def verify_key_package(key_package: KeyPackage, now: int | None = None) -> None:
     if now is not None and not leaf.lifetime.not_before <= now <= leaf.lifetime.not_after:
         raise InvalidKeyPackageError("the KeyPackage is outside its lifetime")
     suite.verify_with_label(
-        leaf.signature_key, _KEY_PACKAGE_LABEL, key_package.to_be_signed(), key_package.signature
+        leaf.signature_key, KeyPackage.SIGN_LABEL, key_package.to_be_signed(), key_package.signature
     )
     suite.verify_with_label(
-        leaf.signature_key, _LEAF_NODE_LABEL, leaf.to_be_signed(), leaf.signature
+        leaf.signature_key, LeafNode.SIGN_LABEL, leaf.to_be_signed(), leaf.signature
     )
 
 
@@ -135,7 +132,7 @@ def sign_group_info(
 def verify_group_info(group_info: GroupInfo, signer_public: bytes) -> None:
     """Verify a GroupInfo's signature by the member at ``group_info.signer`` (§12.4.3)."""
     suite.verify_with_label(
-        signer_public, _GROUP_INFO_LABEL, group_info.to_be_signed(), group_info.signature
+        signer_public, GroupInfo.SIGN_LABEL, group_info.to_be_signed(), group_info.signature
     )
 
 
