@@ -314,7 +314,8 @@ class PrivateMessageContent(WireStruct):
 
     The content type is not in these bytes (it is in the PrivateMessage), so
     decode with :meth:`decode_for` / :meth:`from_bytes_for`. Padding must be
-    all zero octets.
+    all zero octets; otherwise decoding raises
+    :class:`~hearth_mls.errors.NonZeroPaddingError` (a DecodeError).
     """
 
     content: Content
