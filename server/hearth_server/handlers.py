@@ -68,6 +68,8 @@ def _info(member: MemberRecord, room: Room) -> MemberInfo:
 
 def _bound(hub: Hub, session: Session, room_id: str) -> tuple[Room, MemberRecord]:
     """The room and the member acting in it through this connection's binding (§3.3)."""
+    if not session.identities:
+        raise RequestError(ErrorCode.NOT_AUTHENTICATED, "authenticate an identity first")
     identity = session.bindings.get(room_id)
     room = hub.rooms.cached(room_id) if identity is not None else None
     member = room.members.get(identity) if room is not None and identity is not None else None
