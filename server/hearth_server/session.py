@@ -164,8 +164,6 @@ class Session:
     def start_subscription(self, room: Room, identity: bytes, after: int) -> Subscription:
         """Register a subscription (not yet live) and start paging history into it."""
         old = self.subscriptions.get(room.id)
-        if old is not None:
-            self.stop_subscription(old)
         sub = Subscription(session=self, room=room, identity=identity, cursor=after)
         self.subscriptions[room.id] = sub
         room.subscriptions.append(sub)
@@ -173,6 +171,8 @@ class Session:
         room.online[identity] = count
         if count == 1:
             room.broadcast(encode_frame(Presence(room=room.id, identity=identity, online=True)))
+        if old is not None:  # a re-subscription replaces the old stream (no presence flap)
+            self.stop_subscription(old)
         sub.task = asyncio.create_task(self._page(sub))
         return sub
 

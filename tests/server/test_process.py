@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
+
 from hearth_core.frames import Ack, CreateRoom, Error, RoomCreated, Send, Subscribe, Synced
 
 from .client import TIMEOUT, ProtocolClient
@@ -69,12 +71,19 @@ async def _pump(proc: asyncio.subprocess.Process, logs: list[str]) -> None:
         logs.append(line.decode())
 
 
-async def test_readme_command_serves_health_and_stops_on_sigterm(tmp_path: Path) -> None:
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+async def test_readme_command_serves_health_and_stops_on_sigterm(tmp_path: Path, loop: str) -> None:
     logs: list[str] = []
     env = {"XDG_DATA_HOME": str(tmp_path), "HEARTH_PORT": "0"}  # no flags, no config file
+    env["HEARTH_LOOP"] = loop
     async with running_server([], env, logs) as server:
         assert await http(server.port, get("/healthz")) == (200, b"ok\n")
+        client = await ProtocolClient.connect(server.url)
+        await client.hello()
+        created = await client.ok(CreateRoom(identity=await client.new_identity(), pseudonym="a"))
+        assert isinstance(created, RoomCreated)
         server.proc.send_signal(signal.SIGTERM)
+        assert await client.wait_closed() == 1001
         async with asyncio.timeout(TIMEOUT):
             assert await server.proc.wait() == 0
     assert (tmp_path / "hearth" / "hearth.db").is_file()
