@@ -122,11 +122,21 @@ class ProtocolClient:
     async def messages(self, room: str, count: int, within: float = TIMEOUT) -> list[Message]:
         """The next ``count`` ``message`` frames of ``room``, in arrival order."""
         got: list[Message] = []
-        for _ in range(count):
-            frame = await self.wait_for(lambda f: isinstance(f, Message) and f.room == room, within)
-            assert isinstance(frame, Message)
-            got.append(frame)
-        return got
+        async with asyncio.timeout(within):
+            while True:
+                keep: list[ServerFrame] = []
+                for frame in self.frames:
+                    if len(got) < count and isinstance(frame, Message) and frame.room == room:
+                        got.append(frame)
+                    else:
+                        keep.append(frame)
+                self.frames = keep
+                if len(got) == count:
+                    return got
+                if self.closed:
+                    raise ClientClosedError(f"closed with {self.close_code}")
+                self._arrived.clear()
+                await self._arrived.wait()
 
     async def wait_closed(self, within: float = TIMEOUT) -> int | None:
         async with asyncio.timeout(within):

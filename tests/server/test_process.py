@@ -82,7 +82,7 @@ async def test_readme_command_serves_health_and_stops_on_sigterm(tmp_path: Path,
         await client.hello()
         created = await client.ok(CreateRoom(identity=await client.new_identity(), pseudonym="a"))
         assert isinstance(created, RoomCreated)
-        server.proc.send_signal(signal.SIGTERM)
+        server.proc.send_signal(signal.SIGTERM if loop == "asyncio" else signal.SIGINT)
         assert await client.wait_closed() == 1001
         async with asyncio.timeout(TIMEOUT):
             assert await server.proc.wait() == 0

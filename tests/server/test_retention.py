@@ -57,3 +57,26 @@ async def test_retention_is_capped_by_the_operator(config: ServerConfig) -> None
         assert default.retention == 600
         await client.close()
         await other.close()
+
+
+async def test_the_purge_task_runs_on_its_own(config: ServerConfig) -> None:
+    import asyncio
+    from dataclasses import replace
+
+    from .client import TIMEOUT, UNIT
+
+    now = [1_800_000_000_000]
+    quick = replace(config, purge_interval=0.05 * UNIT)
+    async with HearthServer(quick, clock_ms=lambda: now[0]) as running:
+        alice = await ProtocolClient.connect(running.url)
+        await alice.hello()
+        me = await alice.new_identity()
+        created = await alice.ok(CreateRoom(identity=me, pseudonym="river", retention=60))
+        await alice.ok(Send(room=created.room, id="old", payload=payload("old")))
+        now[0] += 120_000
+        async with asyncio.timeout(TIMEOUT):
+            while running.metrics.purged._value.get() < 1:  # noqa: ASYNC110 - bounded poll
+                await asyncio.sleep(0.05 * UNIT)
+        answer = await alice.ok(Subscribe(room=created.room, identity=me))
+        assert answer.purged_through == 1
+        await alice.close()

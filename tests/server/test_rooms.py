@@ -235,3 +235,17 @@ async def test_identity_and_room_limits(tight_server: HearthServer) -> None:
     answer = await client.ok(Subscribe(room=created.room, identity=first))
     assert isinstance(answer, Subscribed)
     await client.close()
+
+
+async def test_invite_secrets_are_stored_only_as_hashes(
+    connect: Connect, server: HearthServer
+) -> None:
+    import hashlib
+
+    alice = await connect()
+    room, _ = await make_room(alice)
+    ticket = await invite(alice, room)
+    db = server.config.db
+    stored = b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*"))
+    assert hashlib.sha256(ticket.secret.encode()).digest() in stored
+    assert ticket.secret.encode() not in stored
