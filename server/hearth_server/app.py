@@ -23,6 +23,7 @@ from websockets.http11 import Request, Response
 
 from hearth_server.config import ServerConfig
 from hearth_server.connection import serve_connection
+from hearth_server.hooks import Hooks
 from hearth_server.hub import Hub
 from hearth_server.logs import configure_logging, get_logger
 from hearth_server.metrics import Metrics
@@ -44,6 +45,7 @@ class HearthServer:
         *,
         store: Store | None = None,
         clock_ms: Callable[[], int] = wall_clock_ms,
+        hooks: Hooks | None = None,
     ) -> None:
         self.config = config
         self.metrics = Metrics()
@@ -61,7 +63,7 @@ class HearthServer:
             sqlite.on_commit = self.metrics.observe_commit
             store = sqlite
         self.store = store
-        self.hub = Hub(config, store, self.metrics, clock_ms=clock_ms, log=self.log)
+        self.hub = Hub(config, store, self.metrics, clock_ms=clock_ms, log=self.log, hooks=hooks)
         self._server: Server | None = None
         self._purger: asyncio.Task[None] | None = None
         self._stopped = False

@@ -42,6 +42,7 @@ from hearth_core.frames import Hello as HelloFrame
 from hearth_core.ids import invite_secret_hash, new_invite_id, new_invite_secret, new_room_id
 from hearth_core.rules import MemberStatus, Role, RoomAction, may
 from hearth_server.errors import RequestError, StoreError
+from hearth_server.hooks import Decision, JoinEvent, SendEvent
 from hearth_server.hub import Hub
 from hearth_server.rooms import Room
 from hearth_server.session import Session
@@ -90,6 +91,13 @@ def _allowed(member: MemberRecord, action: RoomAction, room_id: str) -> None:
         raise RequestError(
             ErrorCode.FORBIDDEN, f"{member.role.value} may not {action.value}", room=room_id
         )
+
+
+def _decide(decision: Decision, room_id: str) -> None:
+    """Turn a hook's denial into the error the client receives."""
+    if not decision.allowed:
+        code = decision.code or ErrorCode.FORBIDDEN
+        raise RequestError(code, decision.message or "refused by a server hook", room=room_id)
 
 
 # ---------------------------------------------------------------- session (§3)
@@ -197,6 +205,7 @@ async def join(hub: Hub, session: Session, frame: Join) -> None:
     room_id = await hub.store.invite_room(secret_hash)
     if room_id is not None:
         session.check_bind(room_id, frame.identity)
+        _decide(hub.hooks.before_join(JoinEvent(room_id, frame.identity)), room_id)
     result = await hub.store.join(secret_hash, frame.identity, frame.pseudonym, hub.clock_ms())
     room = await hub.rooms.load(result.room.id)
     if room is None:
@@ -291,6 +300,10 @@ async def send(hub: Hub, session: Session, frame: Send) -> None:
             f"payload exceeds {hub.config.max_payload} bytes",
             room=room.id,
         )
+    _decide(
+        hub.hooks.before_send(SendEvent(room.id, member.identity, len(frame.payload), frame.meta)),
+        room.id,
+    )
     wait = hub.send_wait(member.identity)
     if wait > 0.0:
         raise RequestError(
