@@ -149,3 +149,13 @@ def test_bad_config_is_refused(
         argv = [*argv, "--config", str(path)]
     with pytest.raises(ConfigError, match=message):
         load_config(argv, env)
+
+
+def test_entry_point_reports_config_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    from hearth_server.__main__ import main
+
+    assert main(["--config", "/nonexistent/hearth.toml"]) == 2
+    assert "cannot read config file" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["--port", "eighty"])
+    assert info.value.code == 2
