@@ -136,7 +136,7 @@ def _get_state(r: Reader) -> GroupState:
         return CachedProposal(ref, proposal, Sender.decode(r2))
 
     proposals = tuple(r.vector(get_prop))
-    phase_name = r.opaque().decode()
+    phase_name = r.opaque().decode("utf-8", "replace")
     try:
         phase = Phase(phase_name)
     except ValueError:
