@@ -45,7 +45,11 @@ Rules (roles are those of the epoch the commit is for):
    (``new_member_proposal``, §12.1.8) needs a facilitator.
 4. An external sender may only propose Remove; a new member only Add.
 5. Adding a member whose identity holds a role needs a facilitator (granting a
-   role by Add).
+   role by Add). An external joiner (``new_member_commit``, §12.4.3.2) whose
+   identity holds a role must replace its own old leaf, keeping that leaf's
+   signature key: credential identities are public bytes, so only a key the
+   role-holder already proved in the group lets it back in without a
+   facilitator (not even the server can put on a facilitator's identity).
 6. A leaf's credential identity never changes (Update proposals and the
    committer's path leaf keep it), and no two leaves share an identity, so a
    member cannot put on a facilitator's identity.
@@ -305,13 +309,15 @@ class RoomView:
     roster: Mapping[int, bytes]
     extensions: tuple[Extension, ...] = ()
     external_sender_count: int = 0
+    #: Each member's leaf signature key (RFC 9420 §7.2), by leaf index.
+    signature_keys: Mapping[int, bytes] = field(default_factory=dict)
 
     @classmethod
     def from_public(cls, context: GroupContext, tree: Sequence[Node | None]) -> RoomView:
         """From a GroupContext and a public ratchet tree (what a server keeps, §12.4.3)."""
-        roster = {
-            index: _identity(leaf.credential, f"leaf {index}") for index, leaf in members(tree)
-        }
+        leaves = members(tree)
+        roster = {index: _identity(leaf.credential, f"leaf {index}") for index, leaf in leaves}
+        keys = {index: leaf.signature_key for index, leaf in leaves}
         count = 0
         for extension in context.extensions:
             if extension.extension_type == EXTERNAL_SENDERS:
@@ -319,7 +325,7 @@ class RoomView:
                     count = len(external_senders_from_bytes(extension.extension_data))
                 except DecodeError as exc:
                     raise RolesDecodeError(f"external_senders: {exc}") from exc
-        return cls(roles_of(context.extensions), roster, context.extensions, count)
+        return cls(roles_of(context.extensions), roster, context.extensions, count, keys)
 
     @classmethod
     def from_group_state(cls, state: GroupState) -> RoomView:
@@ -350,6 +356,8 @@ class CommitUnderReview:
     proposals: tuple[ResolvedProposal, ...]
     #: Identity of the UpdatePath's leaf node, when the commit has a path (§12.4).
     path_identity: bytes | None = None
+    #: Signature key of the UpdatePath's leaf node, when the commit has a path.
+    path_signature_key: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -408,10 +416,11 @@ def review_commit(content: FramedContent, pending: Iterable[CachedProposal]) -> 
         if cached is None:
             raise UnknownParticipantError(f"unknown proposal ref {item.reference.hex()[:16]}")
         resolved.append(ResolvedProposal(cached.proposal, cached.sender, True))
-    path_identity = None
+    path_identity = path_key = None
     if commit.path is not None:
         path_identity = _identity(commit.path.leaf_node.credential, "the commit's path leaf")
-    return CommitUnderReview(content.sender, tuple(resolved), path_identity)
+        path_key = commit.path.leaf_node.signature_key
+    return CommitUnderReview(content.sender, tuple(resolved), path_identity, path_key)
 
 
 def check_commit_message(
@@ -553,6 +562,14 @@ def check_commit(view: RoomView, commit: CommitUnderReview) -> Allowed:
             if view.roles.role_of(identity) is not Role.MEMBER and not facilitator:
                 raise RoleGrantNotAllowedError("the committer cannot add a member who holds a role")
             added.append(identity)
+    if external_join and view.roles.role_of(committer) is not Role.MEMBER:
+        replaced = [
+            leaf for leaf in removed if view.signature_keys.get(leaf) == commit.path_signature_key
+        ]
+        if not any(view.roster[leaf] == committer for leaf in replaced):
+            raise RoleGrantNotAllowedError(
+                "an external joiner holding a role must replace its own leaf, same signature key"
+            )
     remaining = [i for leaf, i in view.roster.items() if leaf not in removed]
     after = [*remaining, *added, *([committer] if external_join else [])]
     if len(set(after)) != len(after):

@@ -47,11 +47,12 @@ from hearth_mls.extensions import (
     REQUIRED_CAPABILITIES,
     Extension,
 )
+from hearth_mls.framing import PublicMessage
 from hearth_mls.group import Group, external_proposal
-from hearth_mls.join import create_key_package
+from hearth_mls.join import create_key_package, external_join
 from hearth_mls.mls_message import MLSMessage
 from hearth_mls.proposals import Add, GroupContextExtensions, ReInit, Remove
-from tests.core.room_fixtures import make_room, wire
+from tests.core.room_fixtures import Room, make_room, wire
 
 # --- the extension's encoding ----------------------------------------------------------
 
@@ -546,3 +547,49 @@ def test_external_join_is_checked_and_gap_reported() -> None:
     with pytest.raises(mls_errors.PeerError):
         room.groups[b"alice"].process(MLSMessage.from_bytes(wire(commit)))
     assert joiner.epoch == room.groups[b"alice"].epoch + 1
+
+
+def external_commit(
+    room: Room,
+    identity: bytes,
+    *,
+    remove_old: int | None = None,
+    signature_priv: bytes | None = None,
+) -> bytes:
+    """A real external commit (RFC 9420 §12.4.3.2) through the room's GroupInfo."""
+    info = room.groups[b"alice"].group_info()
+    created = external_join(info, identity, remove_old=remove_old, signature_priv=signature_priv)
+    body = PublicMessage(created.authenticated.content, created.authenticated.auth)
+    return MLSMessage(body).to_bytes()
+
+
+def test_member_resyncs_by_external_commit() -> None:
+    room = make_room(b"bob", b"carol")
+    commit = external_commit(room, b"bob", remove_old=room.leaf_of(b"bob"))
+    verdict = check_commit_message(room.server_view(), commit)
+    assert verdict.removed == verdict.self_removals == (b"bob",)
+
+
+def test_external_joiner_cannot_remove_others() -> None:
+    room = make_room(b"bob", b"carol")
+    commit = external_commit(room, b"erin", remove_old=room.leaf_of(b"carol"))
+    with pytest.raises(err.RemoveNotAllowedError):
+        check_commit_message(room.server_view(), commit)
+
+
+def test_external_joiner_cannot_put_on_a_facilitator_identity() -> None:
+    room = make_room(b"bob")
+    view = room.server_view()
+    # alice's identity without replacing her leaf
+    with pytest.raises(err.RoleGrantNotAllowedError):
+        check_commit_message(view, external_commit(room, b"alice"))
+    # replacing her leaf, but with a key that is not hers (what a rogue server could do)
+    stolen = external_commit(room, b"alice", remove_old=room.leaf_of(b"alice"))
+    with pytest.raises(err.RoleGrantNotAllowedError, match="same signature key"):
+        check_commit_message(view, stolen)
+    # the real alice, back with her own signature key after losing her group state
+    key = room.groups[b"alice"].state.signature_priv
+    back = external_commit(room, b"alice", remove_old=room.leaf_of(b"alice"), signature_priv=key)
+    verdict = check_commit_message(view, back)
+    assert verdict.committer_role is Role.FACILITATOR
+    assert verdict.self_removals == (b"alice",)
