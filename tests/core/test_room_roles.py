@@ -9,6 +9,8 @@ that a client that runs the rule before applying stays in its epoch.
 from __future__ import annotations
 
 import dataclasses
+import json
+from pathlib import Path
 
 import pytest
 
@@ -46,12 +48,14 @@ from hearth_mls.extensions import (
     MLS10,
     REQUIRED_CAPABILITIES,
     Extension,
+    GroupContext,
 )
 from hearth_mls.framing import PublicMessage
 from hearth_mls.group import Group, external_proposal
 from hearth_mls.join import create_key_package, external_join
 from hearth_mls.mls_message import MLSMessage
 from hearth_mls.proposals import Add, GroupContextExtensions, ReInit, Remove
+from hearth_mls.tree_nodes import ratchet_tree_from_bytes
 from tests.core.room_fixtures import Room, make_room, wire
 
 # --- the extension's encoding ----------------------------------------------------------
@@ -593,3 +597,39 @@ def test_external_joiner_cannot_put_on_a_facilitator_identity() -> None:
     verdict = check_commit_message(view, back)
     assert verdict.committer_role is Role.FACILITATOR
     assert verdict.self_removals == (b"alice",)
+
+
+# --- against ts-mls (an independent implementation) -----------------------------------------
+
+
+def test_ts_mls_commits_are_judged_like_its_own_policy() -> None:
+    """Fixture captured from ts-mls 1.6.4 running /work/shared/mls-interop/mls-interop.mjs:
+    its room_roles bytes decode here, Bob's rogue removal is refused and Alice's commit of
+    the Delivery Service's Remove (by reference) is allowed, as its own policy decided."""
+    data = json.loads((Path(__file__).parent / "data" / "ts_mls_roles.json").read_text())
+    roles = RoomRoles.from_bytes(bytes.fromhex(data["roles_extension_data"]))
+    assert roles == RoomRoles((b"alice",))
+    assert roles.to_bytes().hex() == data["roles_extension_data"]
+    # ts-mls writes one ExternalSender without the RFC's vector (issue 4); re-encode it
+    sender = ExternalSender.from_bytes(bytes.fromhex(data["external_senders_extension_data"]))
+    context = GroupContext(
+        group_id=b"room-1234",
+        epoch=1,
+        tree_hash=b"",
+        confirmed_transcript_hash=b"",
+        extensions=(
+            Extension(EXTERNAL_SENDERS, external_senders_to_bytes((sender,))),
+            roles.to_extension(),
+        ),
+    )
+    tree = ratchet_tree_from_bytes(bytes.fromhex(data["ratchet_tree"]))
+    view = RoomView.from_public(context, tree)
+    assert view.roster == {0: b"alice", 1: b"bob", 2: b"carol"}
+    assert data["rogue_remove_action_at_alice"] == "reject"
+    with pytest.raises(err.RemoveNotAllowedError):
+        check_commit_message(view, bytes.fromhex(data["rogue_remove_commit"]))
+    proposal = check_proposal_message(view, bytes.fromhex(data["external_remove_proposal"]))
+    assert data["remove_action_at_bob"] == "accept"
+    verdict = check_commit_message(view, bytes.fromhex(data["commit_remove"]), [proposal])
+    assert verdict.removed == (b"carol",)
+    assert verdict.committer == b"alice"
