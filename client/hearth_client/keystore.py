@@ -68,6 +68,7 @@ import os
 import secrets
 import struct
 import time
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -293,6 +294,11 @@ def _open(key: bytes, nonce: bytes, ciphertext: bytes, aad: bytes, what: str) ->
         raise KeystoreTamperedError(f"{what} fails authentication") from None
 
 
+def _passphrase_bytes(passphrase: str) -> bytes:
+    """UTF-8 of the NFC form, so one passphrase typed on different keyboards opens the store."""
+    return unicodedata.normalize("NFC", passphrase).encode()
+
+
 def _check_pseudonym(pseudonym: str) -> None:
     if not 1 <= len(pseudonym) <= 64 or not pseudonym.strip():
         raise KeystoreUsageError("a pseudonym has 1..64 characters and is not blank")
@@ -383,7 +389,7 @@ class Keystore:
             kdf = KdfParams(t, m, p)
         except KeystoreUsageError as exc:
             raise KeystoreFormatError(f"KDF parameters out of range: {exc}") from None
-        kek = kdf.derive(passphrase.encode(), salt)
+        kek = kdf.derive(_passphrase_bytes(passphrase), salt)
         if not secrets.compare_digest(_hkdf(kek, None, b"verifier", 16), verifier):
             raise WrongPassphraseError("wrong passphrase")
         header = data[: _HEADER.size]
@@ -424,9 +430,14 @@ class Keystore:
         self._kdf = kdf
 
     def _remove_leftovers(self) -> None:
+        """Temporary files of interrupted writes, and group files of forgotten memberships."""
         for directory in (self._profile, self._profile / GROUPS_DIR):
             for leftover in directory.glob(".*.tmp"):
                 leftover.unlink(missing_ok=True)
+        known = {m.membership_id for m in self._body.memberships}
+        for group_file in (self._profile / GROUPS_DIR).glob(f"*{GROUP_SUFFIX}"):
+            if group_file.name.removesuffix(GROUP_SUFFIX) not in known:
+                group_file.unlink(missing_ok=True)
 
     def _wrap(
         self, passphrase: str | None, kek: bytes | None, salt: bytes | None, kdf: KdfParams
@@ -434,7 +445,9 @@ class Keystore:
         """Set the header's KDF part: Argon2id parameters, salt, verifier, wrapped DEK."""
         if passphrase is not None:
             salt = os.urandom(16)
-            kek = kdf.derive(passphrase.encode(), salt)
+            if not passphrase:
+                raise KeystoreUsageError("the passphrase is empty")
+            kek = kdf.derive(_passphrase_bytes(passphrase), salt)
         assert kek is not None
         assert salt is not None
         k = kdf

@@ -9,6 +9,7 @@ import stat
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -407,19 +408,33 @@ from hearth_client.keystore import Keystore
 
 store = Keystore.open(Path(sys.argv[1]), sys.argv[2])
 mid = sys.argv[3]
-for i in range(1, 100_000):
-    store.save_group(mid, i.to_bytes(8, "big") * 32768)
+for i in range(1, 10_000):
+    print("writing", i, flush=True)
+    store.save_group(mid, i.to_bytes(8, "big") * 262144)
     store.new_membership("wss://hearth.example/ws", f"p{i}")
-    print(i, flush=True)
+    print("saved", i, flush=True)
 """
 
 
-@pytest.mark.parametrize("kill_after", [1, 4, 9])
-def test_kill_9_mid_write_leaves_old_or_new_never_torn(tmp_path: Path, kill_after: int) -> None:
-    """A real process writing 256 KiB states in a loop is SIGKILLed; every file still opens,
-    and holds a complete state at least as new as the last one it reported saved."""
+def wait_for_temp_file(directory: Path) -> bool:
+    """Poll (bounded) until a write's temporary file shows up in ``directory``."""
+    for _ in range(20_000):
+        if any(directory.glob(".*.tmp")):
+            return True
+        time.sleep(0.0001)
+    return False
+
+
+@pytest.mark.parametrize(("kill_at", "mid_write"), [(1, False), (2, True), (5, True), (9, True)])
+def test_kill_9_mid_write_leaves_old_or_new_never_torn(
+    tmp_path: Path, kill_at: int, mid_write: bool
+) -> None:
+    """A real process writing 2 MiB states is SIGKILLed as it starts write number
+    ``kill_at`` (or, ``mid_write``, once that write's temporary file exists); every file
+    still opens and holds a complete state, the old or the new, never a torn one."""
     with Keystore.create(tmp_path, PASS, kdf=FAST) as store:
         mid = store.new_membership(SERVER, "river").membership_id
+        store.save_group(mid, (0).to_bytes(8, "big") * 262144)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     writer = subprocess.Popen(
         [sys.executable, "-c", WRITER, str(tmp_path), PASS, mid],
@@ -428,21 +443,20 @@ def test_kill_9_mid_write_leaves_old_or_new_never_torn(tmp_path: Path, kill_afte
         env=env,
     )
     assert writer.stdout is not None
-    done = 0
     for line in writer.stdout:
-        done = int(line)
-        if done >= kill_after:
+        if line == f"writing {kill_at}\n":
             break
+    if mid_write:
+        wait_for_temp_file(tmp_path / GROUPS_DIR)
     writer.send_signal(signal.SIGKILL)
     writer.stdout.close()
     assert writer.wait(timeout=60) == -signal.SIGKILL
-    assert done == kill_after
     with Keystore.open(tmp_path, PASS) as store:
         blob = store.load_group(mid)
         assert blob is not None
         version = int.from_bytes(blob[:8], "big")
-        assert blob == version.to_bytes(8, "big") * 32768
-        assert version >= done
+        assert blob == version.to_bytes(8, "big") * 262144
+        assert version in (kill_at - 1, kill_at)
         later = [m.pseudonym for m in store.memberships()[1:]]
         assert later == [f"p{i}" for i in range(1, len(later) + 1)]
-        assert len(later) >= done
+        assert len(later) in (kill_at - 1, kill_at)
