@@ -364,13 +364,17 @@ class CommitUnderReview:
 class Allowed:
     """The rule's verdict for an acceptable commit, with what it changes."""
 
+    #: Credential identity and (current) role of whoever committed.
     committer: bytes
     committer_role: Role
+    #: The roles of the next epoch (changed by a GroupContextExtensions proposal, or not).
+    roles_after: RoomRoles
+    #: Identities of the removed leaves, and of those among them that left on their own.
     removed: tuple[bytes, ...] = ()
+    self_removals: tuple[bytes, ...] = ()
+    #: Identities added by Add proposals (an external joiner is ``committer``).
     added: tuple[bytes, ...] = ()
-    roles_after: RoomRoles | None = None
     roles_changed: bool = False
-    self_removals: tuple[bytes, ...] = field(default=())
 
 
 # --- reading handshakes as the server does ---------------------------------------------
