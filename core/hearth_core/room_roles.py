@@ -101,7 +101,9 @@ from hearth_mls.extensions import (
 )
 from hearth_mls.framing import (
     AuthenticatedContent,
+    ContentType,
     FramedContent,
+    PrivateMessage,
     PublicMessage,
     Sender,
     SenderType,
@@ -442,6 +444,28 @@ def check_proposal_message(view: RoomView, message: MLSMessage | bytes) -> Cache
     return cached
 
 
+def check_before_processing(state: GroupState, message: MLSMessage) -> Allowed | None:
+    """A client's gate before :meth:`hearth_mls.group.Group.process` (issue 5).
+
+    An application PrivateMessage passes (``None``: nothing to judge). A
+    PublicMessage proposal must pass :func:`check_proposal` (``None``), a
+    PublicMessage commit :func:`check_commit` against this member's public state
+    and cached proposals (its :class:`Allowed`). A handshake as PrivateMessage is
+    refused: Hearth sends handshakes as PublicMessage so the server can apply the
+    same rule (DESIGN.md principle 3).
+    """
+    body = message.body
+    if isinstance(body, PrivateMessage):
+        if body.content_type is ContentType.APPLICATION:
+            return None
+        raise NotAHandshakeError("a handshake as PrivateMessage: Hearth sends them in public")
+    view = RoomView.from_group_state(state)
+    if isinstance(body, PublicMessage) and isinstance(body.content.content, Commit):
+        return check_commit_message(view, message, state.proposals)
+    check_proposal_message(view, message)
+    return None
+
+
 # --- the rule ----------------------------------------------------------------------------
 
 
@@ -603,6 +627,7 @@ __all__ = [
     "RoomRoles",
     "RoomView",
     "cached_proposal",
+    "check_before_processing",
     "check_commit",
     "check_commit_message",
     "check_proposal",

@@ -23,6 +23,7 @@ from hearth_core.room_roles import (
     RoomRoles,
     RoomView,
     cached_proposal,
+    check_before_processing,
     check_commit,
     check_commit_message,
     check_proposal_message,
@@ -50,11 +51,13 @@ from hearth_mls.extensions import (
     Extension,
     GroupContext,
 )
-from hearth_mls.framing import PublicMessage
+from hearth_mls.framing import FramedContent, PublicMessage, Sender, WireFormat
 from hearth_mls.group import Group, external_proposal
 from hearth_mls.join import create_key_package, external_join
 from hearth_mls.mls_message import MLSMessage
 from hearth_mls.proposals import Add, GroupContextExtensions, ReInit, Remove
+from hearth_mls.protection import Protector, sign_content
+from hearth_mls.secret_tree import SecretTree
 from hearth_mls.tree_nodes import ratchet_tree_from_bytes
 from tests.core.room_fixtures import Room, make_room, wire
 
@@ -408,9 +411,6 @@ def test_member_cannot_commit_the_servers_proposal() -> None:
 def test_member_cannot_commit_a_new_members_add_proposal() -> None:
     room = make_room(b"bob")
     kp = create_key_package(b"dana", capabilities=room_capabilities())
-    from hearth_mls.framing import FramedContent, PublicMessage, Sender, WireFormat
-    from hearth_mls.protection import sign_content
-
     g = room.groups[b"alice"]
     content = FramedContent(g.group_id, g.epoch, Sender.new_member_proposal(), Add(kp.key_package))
     auth = sign_content(WireFormat.PUBLIC_MESSAGE, content, kp.signature_priv, None)
@@ -633,3 +633,35 @@ def test_ts_mls_commits_are_judged_like_its_own_policy() -> None:
     verdict = check_commit_message(view, bytes.fromhex(data["commit_remove"]), [proposal])
     assert verdict.removed == (b"carol",)
     assert verdict.committer == b"alice"
+
+
+def test_client_gate_before_processing() -> None:
+    room = make_room(b"bob", b"carol")
+    carol = room.groups[b"carol"]
+    chat = room.groups[b"bob"].protect(b"hi")
+    assert check_before_processing(carol.state, chat) is None
+    leave = room.groups[b"bob"].propose_remove(room.leaf_of(b"bob"))
+    assert check_before_processing(carol.state, leave) is None
+    rogue = room.groups[b"bob"].propose_remove(room.leaf_of(b"carol"))
+    with pytest.raises(err.RemoveNotAllowedError):
+        check_before_processing(carol.state, rogue)
+    carol.process(leave)
+    room.groups[b"alice"].process(leave)
+    message, _, _ = room.groups[b"alice"].commit()
+    verdict = check_before_processing(carol.state, message)
+    assert verdict is not None
+    assert verdict.self_removals == (b"bob",)
+    # a handshake sent as PrivateMessage is refused by the gate
+    hidden = room.groups[b"alice"]
+    hidden.discard_pending_commit()
+    state = hidden.state
+    protector = Protector(
+        state.context,
+        SecretTree(state.secrets.encryption_secret, 4),
+        state.secrets.sender_data_secret,
+        state.secrets.membership_key,
+    )
+    content = FramedContent(state.group_id, state.epoch, Sender.member(0), Remove(2))
+    private = MLSMessage(protector.protect_private(content, state.signature_priv))
+    with pytest.raises(err.NotAHandshakeError, match="PrivateMessage"):
+        check_before_processing(carol.state, private)
