@@ -53,6 +53,7 @@ the caller asked for something impossible (a bug or a wrong argument).
      |    |    +-- NonMemberSenderError          not a member or allowed sender (§6, §12.1.8)
      |    |    +-- UnknownProposalError          commit references an unknown proposal (§12.4)
      |    |    +-- InvalidProposalError          an individual proposal is invalid (§12.1)
+     |    |    |    +-- PskProposalError         bad psk_nonce length or usage (§12.1.4)
      |    |    +-- UpdateByCommitterError        Update proposal from the committer (§12.2)
      |    |    +-- RemoveCommitterError          Remove of the committer (§12.2)
      |    |    +-- ConflictingLeafProposalsError two Updates/Removes for one leaf (§12.2)
@@ -397,3 +398,7 @@ class UpdatePathShapeError(PeerError):
 
 class GroupExtensionUnsupportedError(LeafNodeError):
     """A LeafNode's capabilities lack an extension the GroupContext uses (RFC 9420 §13)."""
+
+
+class PskProposalError(InvalidProposalError):
+    """A PreSharedKey proposal has a bad nonce length or a reinit/branch usage (§12.1.4)."""

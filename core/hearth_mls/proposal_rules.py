@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from hearth_mls import tree_math, treekem
+from hearth_mls import suite, tree_math, treekem
 from hearth_mls import tree_validation as tv
 from hearth_mls.errors import (
     AddExistingMemberError,
@@ -30,6 +30,7 @@ from hearth_mls.errors import (
     LeafSignatureError,
     MultipleGroupContextExtensionsError,
     NonMemberSenderError,
+    PskProposalError,
     ReInitNotAloneError,
     RemoveBlankLeafError,
     RemoveCommitterError,
@@ -53,8 +54,10 @@ from hearth_mls.proposals import (
     PreSharedKey,
     PreSharedKeyID,
     Proposal,
+    PSKType,
     ReInit,
     Remove,
+    ResumptionPSKUsage,
     Update,
 )
 from hearth_mls.ratchet_tree import RatchetTree
@@ -301,6 +304,11 @@ def apply_proposals(
             touched.add(target)
 
     psk_ids = [e.proposal.psk for e in entries if isinstance(e.proposal, PreSharedKey)]
+    for psk in psk_ids:
+        if len(psk.psk_nonce) != suite.NH:
+            raise PskProposalError(f"psk_nonce is {len(psk.psk_nonce)} bytes, not Nh (§12.1.4)")
+        if psk.psktype is PSKType.RESUMPTION and psk.usage is not ResumptionPSKUsage.APPLICATION:
+            raise PskProposalError("a resumption PSK outside reinit/branch must be application")
     if len({_psk_key(p) for p in psk_ids}) != len(psk_ids):
         raise DuplicatePskError("two PreSharedKey proposals name the same PSK")
 
