@@ -127,16 +127,17 @@ def test_unknown_proposal_reference() -> None:
         server.apply_commit(commit)
 
 
-def test_external_join_without_room_roles_capability_is_refused_like_members_do() -> None:
+def test_server_follows_an_external_join() -> None:
     room = make_room(b"bob")
     alice = room.groups[b"alice"]
     server = PublicGroup.from_group_info(group_info_bytes(alice))
-    _, commit = Group.join_external(alice.group_info(), b"erin")
-    with pytest.raises(mls_errors.PeerError) as at_server:
-        server.apply_commit(wire(commit))
-    with pytest.raises(mls_errors.PeerError) as at_member:
-        alice.process(MLSMessage.from_bytes(wire(commit)))
-    assert type(at_server.value) is type(at_member.value)
+    joiner, commit = Group.join_external(alice.group_info(), b"erin")
+    check_commit_message(server.view(), wire(commit))
+    server = server.apply_commit(wire(commit))
+    alice.process(MLSMessage.from_bytes(wire(commit)))
+    assert_same(server, alice)
+    assert_same(server, joiner)
+    assert server.view().roster[2] == b"erin"
 
 
 def test_bad_group_info() -> None:

@@ -539,18 +539,17 @@ def test_commit_from_an_unknown_leaf() -> None:
         check_commit_message(without_carol, commit)
 
 
-def test_external_join_is_checked_and_gap_reported() -> None:
+def test_external_join_by_a_new_member() -> None:
     room = make_room(b"bob")
     info = room.groups[b"alice"].group_info()
     joiner, commit = Group.join_external(info, b"erin")
     verdict = check_commit_message(room.server_view(), wire(commit))
     assert verdict.committer == b"erin"
     assert verdict.committer_role is Role.MEMBER
-    # hearth_mls.join.external_join takes no capabilities: its leaf lacks room_roles,
-    # so members refuse the commit (reported to the lead as an MLS API gap)
-    with pytest.raises(mls_errors.PeerError):
-        room.groups[b"alice"].process(MLSMessage.from_bytes(wire(commit)))
-    assert joiner.epoch == room.groups[b"alice"].epoch + 1
+    assert verdict.removed == ()
+    for name in (b"alice", b"bob"):
+        room.groups[name].process(MLSMessage.from_bytes(wire(commit)))
+        assert room.groups[name].epoch_authenticator == joiner.epoch_authenticator
 
 
 def external_commit(
