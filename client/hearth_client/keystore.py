@@ -342,11 +342,12 @@ class Keystore:
     def create(cls, profile: Path, passphrase: str, *, kdf: KdfParams | None = None) -> Keystore:
         """A new, empty store in ``profile`` (KeystoreUsageError if one exists there)."""
         profile = Path(profile)
-        if (profile / KEYSTORE_FILE).exists():
-            raise KeystoreUsageError(f"a keystore already exists in {profile}")
         profile.mkdir(mode=0o700, parents=True, exist_ok=True)
         (profile / GROUPS_DIR).mkdir(mode=0o700, exist_ok=True)
         lock = _lock_profile(profile)
+        if (profile / KEYSTORE_FILE).exists():
+            os.close(lock)
+            raise KeystoreUsageError(f"a keystore already exists in {profile}")
         store = cls(profile, os.urandom(32), kdf or KdfParams(), KeystoreBody(), lock)
         try:
             store._write_body(store._body, store._wrap(passphrase, None, None, store._kdf))

@@ -323,11 +323,15 @@ def test_passphrase_change_keeps_group_files(tmp_path: Path) -> None:
 def test_usage_errors(tmp_path: Path) -> None:
     with pytest.raises(KeystoreUsageError, match="no keystore"):
         Keystore.open(tmp_path, PASS)
-    store = Keystore.create(tmp_path, PASS, kdf=FAST)
+    Keystore.create(tmp_path / "other", PASS, kdf=FAST).close()
     with pytest.raises(KeystoreUsageError, match="already exists"):
-        Keystore.create(tmp_path, PASS, kdf=FAST)
+        Keystore.create(tmp_path / "other", PASS, kdf=FAST)
+    Keystore.open(tmp_path / "other", PASS).close()  # the refused create released the lock
+    store = Keystore.create(tmp_path, PASS, kdf=FAST)
     with pytest.raises(KeystoreUsageError, match="another Hearth process"):
         Keystore.open(tmp_path, PASS)
+    with pytest.raises(KeystoreUsageError, match="another Hearth process"):
+        Keystore.create(tmp_path, PASS, kdf=FAST)
     for bad in ("", "   ", "x" * 65, "two\nlines", "tab\there", "esc\x1b[1m", "rlo\u202e"):
         with pytest.raises(KeystoreUsageError, match="pseudonym"):
             store.new_membership(SERVER, bad)
