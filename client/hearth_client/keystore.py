@@ -190,6 +190,9 @@ class Membership(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     created_at: int
     room_id: str | None = None
 
+    def __repr__(self) -> str:  # never print private keys, pseudonyms or room ids into logs
+        return f"Membership({self.membership_id})"
+
     @property
     def auth_private_key(self) -> Ed25519PrivateKey:
         return Ed25519PrivateKey.from_private_bytes(self.auth_key)
@@ -213,6 +216,9 @@ class PendingKeyPackage(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     init_priv: Key32
     encryption_priv: Key32
     created_at: int
+
+    def __repr__(self) -> str:
+        return f"PendingKeyPackage({self.ref.hex()[:16]})"
 
 
 class KeystoreBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

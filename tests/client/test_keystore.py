@@ -231,6 +231,10 @@ def test_no_plaintext_secret_ever_reaches_the_disk(tmp_path: Path) -> None:
         b"room-7f3a9c",
         PASS.encode(),
     ]
+    shown = repr(store.memberships()) + str(member)
+    assert "Heron" not in shown
+    assert member.auth_key.hex() not in shown
+    assert repr(member.auth_key)[2:20] not in shown
     files = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert len(files) >= 2
     for path in files:
