@@ -73,7 +73,13 @@ Revision = Annotated[int, msgspec.Meta(ge=1, le=2**53)]
 
 
 class _Envelope(msgspec.Struct, tag_field="t", forbid_unknown_fields=True, frozen=True):
-    """Base of every envelope kind (a frozen, self-validating wire type, STYLE.md habit 4)."""
+    """Base of every envelope kind (a frozen, self-validating wire type, STYLE.md habit 4).
+
+    The repr names the kind only: message text must never reach a log (DESIGN.md).
+    """
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(...)"
 
 
 def _not_blank(value: str, what: str) -> None:

@@ -125,6 +125,12 @@ def test_framing_errors() -> None:
         decode_envelope(b"\x01" + b"\x00" * MAX_ENVELOPE_BYTES)
 
 
+def test_reprs_never_show_the_text() -> None:
+    for envelope in (Chat("my secret"), Me("my secret"), RoomState(1, "my secret", "t", "g")):
+        assert "secret" not in repr(envelope)
+        assert "secret" not in f"{envelope}"
+
+
 def test_errors_never_echo_the_text() -> None:
     secret = "my address is 12 Elm St\x07"
     with pytest.raises(err.EnvelopeDecodeError) as caught:
