@@ -5,7 +5,8 @@ Exception tree (blame is in the type)::
     HearthCoreError                 every error raised by hearth_core
     ├── FrameError                  the peer sent a frame we cannot accept (peer's fault);
     │                               carries an ``ErrorCode`` and, where known, the field path
-    └── AuthError                   an authentication proof does not verify (peer's fault)
+    ├── AuthError                   an authentication proof does not verify (peer's fault)
+    └── RoomError                   room rules and envelopes (tree in hearth_core.room_errors)
 
 Codes are part of the wire protocol: never rename one, only add.
 """

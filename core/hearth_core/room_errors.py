@@ -33,16 +33,17 @@ client can log (never with the message text).
      |         +-- RoomStateRejectedError   a room_state update from a non-facilitator or stale
      +-- RoomUsageError                     the local caller's mistake (e.g. invalid roles)
 
-This tree is meant to hang under ``hearth_core.errors.HearthCoreError`` once
-both land on the same branch (change the base of :class:`RoomError`).
+This tree hangs under :class:`hearth_core.errors.HearthCoreError`.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from hearth_core.errors import HearthCoreError
 
-class RoomError(Exception):
+
+class RoomError(HearthCoreError):
     """Root of the room-rule and room-envelope errors."""
 
     code: ClassVar[str] = "room_error"
