@@ -58,7 +58,7 @@ def _group(size: int) -> tuple[Group, Group, KeyPackageSecrets, Welcome]:
 def _protector(state: GroupState) -> Protector:
     return Protector(
         state.context,
-        SecretTree(state.secrets.encryption_secret, state.tree.n_leaves),
+        SecretTree(state.secrets.encryption_secret, state.ratchet_tree().n_leaves),
         state.secrets.sender_data_secret,
         state.secrets.membership_key,
     )

@@ -59,6 +59,7 @@ from hearth_mls.join import KeyPackageSecrets, create_group, external_join, join
 from hearth_mls.key_package import KeyPackage
 from hearth_mls.leaf_node import LeafNodeSource
 from hearth_mls.mls_message import MLSMessage
+from hearth_mls.proposal_rules import members
 from hearth_mls.proposals import (
     Add,
     GroupContextExtensions,
@@ -101,11 +102,12 @@ class Received:
 
 
 def _new_epoch_keys(state: GroupState) -> EpochKeys:
+    tree = state.ratchet_tree()
     return EpochKeys(
         context=state.context,
         sender_data_secret=state.secrets.sender_data_secret,
-        secret_tree=SecretTree(state.secrets.encryption_secret, state.tree.n_leaves),
-        signature_keys=tuple((i, leaf.signature_key) for i, leaf in state.tree.occupied_leaves()),
+        secret_tree=SecretTree(state.secrets.encryption_secret, tree.n_leaves),
+        signature_keys=tuple((i, leaf.signature_key) for i, leaf in tree.occupied_leaves()),
     )
 
 
@@ -216,9 +218,7 @@ class Group:
 
     def members(self) -> list[tuple[int, bytes]]:
         """``(leaf index, identity)`` of every member."""
-        return [
-            (i, leaf.credential.identity or b"") for i, leaf in self._state.tree.occupied_leaves()
-        ]
+        return [(i, leaf.credential.identity or b"") for i, leaf in members(self._state.tree)]
 
     def export_secret(self, label: str, context: bytes, length: int) -> bytes:
         self._check("export")
@@ -272,7 +272,7 @@ class Group:
         """Propose a fresh encryption key for our leaf (§12.1.2); another member commits it."""
         self._check("propose")
         state = self._state
-        own = state.tree.leaf(state.own_leaf)
+        own = state.ratchet_tree().leaf(state.own_leaf)
         assert own is not None
         priv, pub = suite.generate_hpke_key_pair()
         leaf = replace(

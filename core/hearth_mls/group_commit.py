@@ -54,7 +54,7 @@ from hearth_mls.framing import (
 from hearth_mls.group_info import GroupInfo
 from hearth_mls.group_state import CachedProposal, GroupState, Phase
 from hearth_mls.key_schedule import EpochSecrets, external_init_receiver
-from hearth_mls.leaf_node import LeafNodeSource
+from hearth_mls.leaf_node import LeafNode, LeafNodeSource
 from hearth_mls.proposal_rules import (
     Applied,
     ProposalEntry,
@@ -71,6 +71,7 @@ from hearth_mls.proposals import (
 from hearth_mls.protection import SignerLookup
 from hearth_mls.psk import psk_secret
 from hearth_mls.ratchet_tree import RatchetTree
+from hearth_mls.tree_nodes import ratchet_tree_to_bytes
 from hearth_mls.welcome import create_welcome
 from hearth_mls.welcome_structs import PathSecret, Welcome
 
@@ -85,7 +86,7 @@ def signer_of(state: GroupState, sender: Sender) -> bytes:
     """The signature key of ``sender`` in this epoch, or UnknownSenderError (§6)."""
     if sender.sender_type is SenderType.MEMBER:
         assert sender.index is not None
-        leaf = state.tree.leaf(sender.index)
+        leaf = state.ratchet_tree().leaf(sender.index)
         if leaf is None:
             raise UnknownSenderError(f"leaf {sender.index} is blank or outside the tree")
         return leaf.signature_key
@@ -198,9 +199,10 @@ def process_commit(
         raise WrongEpochError(f"commit is for epoch {content.epoch}, we are at {state.epoch}")
     sender = content.sender
     external = sender.sender_type is SenderType.NEW_MEMBER_COMMIT
+    old_tree = state.ratchet_tree()
     if sender.sender_type is SenderType.MEMBER:
         assert sender.index is not None
-        if state.tree.leaf(sender.index) is None:
+        if old_tree.leaf(sender.index) is None:
             raise NonMemberSenderError(f"commit from blank leaf {sender.index}")
         committer: int | None = sender.index
     elif external:
@@ -217,7 +219,7 @@ def process_commit(
     entries = resolve_proposals(state, commit, sender)
     applied = apply_proposals(
         entries,
-        tree=state.tree,
+        tree=old_tree,
         extensions=state.context.extensions,
         group_id=state.group_id,
         committer=committer,
@@ -245,14 +247,14 @@ def process_commit(
         if external:
             for removed in applied.removed:
                 # §12.2: the joiner may only remove an old version of itself.
-                old = state.tree.leaf(removed)
+                old = old_tree.leaf(removed)
                 if old is None or old.credential != path.leaf_node.credential:
                     raise InvalidExternalCommitError(
                         "an external commit may only remove the joiner's own old leaf"
                     )
             tree, committer = _place_external_joiner(tree, path)
         assert committer is not None
-        _check_path_leaf(state, tree, committer, path, applied, now)
+        _check_path_leaf(state, old_tree.leaf(committer), tree, committer, path, applied, now)
         tree = treekem.merge_update_path(tree, committer, path)
         if removed_me:
             return _removed(state, applied, committer)
@@ -309,7 +311,7 @@ def _next_epoch(
     return replace(
         state,
         context=context,
-        tree=tree,
+        tree=tuple(tree.to_wire()),
         own_leaf=state.own_leaf if own_leaf is None else own_leaf,
         private_keys=tuple(sorted(private_keys.items())),
         secrets=secrets,
@@ -339,6 +341,7 @@ def _place_external_joiner(tree: RatchetTree, path: UpdatePath) -> tuple[Ratchet
 
 def _check_path_leaf(
     state: GroupState,
+    old: LeafNode | None,
     tree: RatchetTree,
     committer: int,
     path: UpdatePath,
@@ -348,7 +351,6 @@ def _check_path_leaf(
     leaf = path.leaf_node
     if leaf.leaf_node_source is not LeafNodeSource.COMMIT:
         raise PathLeafSourceError("the path's LeafNode must have source commit (§12.4.2)")
-    old = state.tree.leaf(committer)
     if old is not None and old.encryption_key == leaf.encryption_key:
         raise UnchangedEncryptionKeyError("the committer kept its leaf encryption_key")
     validate_leaf_node(
@@ -402,7 +404,7 @@ def create_commit(
     entries = resolve_proposals(state, commit, me)
     applied = apply_proposals(
         entries,
-        tree=state.tree,
+        tree=state.ratchet_tree(),
         extensions=state.context.extensions,
         group_id=state.group_id,
         committer=state.own_leaf,
@@ -527,7 +529,7 @@ def make_group_info(
     """
     extensions: list[Extension] = []
     if include_tree:
-        extensions.append(Extension(RATCHET_TREE, state.tree.to_bytes()))
+        extensions.append(Extension(RATCHET_TREE, ratchet_tree_to_bytes(state.tree)))
     if external_pub:
         key = state.secrets.external_pub
         pub = key if bare_external_pub else ExternalPub(key).to_bytes()

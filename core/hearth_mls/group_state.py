@@ -26,7 +26,7 @@ from hearth_mls.key_schedule import EpochSecrets
 from hearth_mls.proposals import Proposal, decode_proposal, encode_proposal
 from hearth_mls.ratchet_tree import RatchetTree
 from hearth_mls.secret_tree import SecretTree
-from hearth_mls.tree_nodes import decode_ratchet_tree, encode_ratchet_tree
+from hearth_mls.tree_nodes import Node, decode_ratchet_tree, encode_ratchet_tree
 
 #: Version of the serialized state; bump and add a migration when the layout changes.
 FORMAT_VERSION = 1
@@ -56,9 +56,10 @@ class GroupState:
     """One member's state of one group in one epoch (RFC 9420 §8, §12)."""
 
     context: GroupContext
-    #: The ratchet tree of this epoch. Never changed in place: every transition
-    #: works on a :meth:`RatchetTree.copy`, so old states stay valid.
-    tree: RatchetTree
+    #: The ratchet tree of this epoch as the ``ratchet_tree`` extension's node
+    #: list (§12.4.3.3, no trailing blanks); :meth:`ratchet_tree` gives a
+    #: working :class:`RatchetTree` of it.
+    tree: tuple[Node | None, ...]
     own_leaf: int
     signature_priv: bytes
     #: HPKE private keys of this member's nodes, by node index (§7.4).
@@ -86,6 +87,10 @@ class GroupState:
     def private_key_map(self) -> dict[int, bytes]:
         return dict(self.private_keys)
 
+    def ratchet_tree(self) -> RatchetTree:
+        """A fresh :class:`RatchetTree` of :attr:`tree`; changing it leaves this state as is."""
+        return RatchetTree.from_wire(self.tree)
+
 
 # --- Serialization -----------------------------------------------------------------
 
@@ -106,7 +111,7 @@ _SECRET_FIELDS = (
 
 def _put_state(w: Writer, s: GroupState) -> None:
     s.context.encode(w)
-    encode_ratchet_tree(w, s.tree.to_wire())
+    encode_ratchet_tree(w, s.tree)
     w.uint32(s.own_leaf).opaque(s.signature_priv)
     w.vector(s.private_keys, lambda w2, kv: w2.uint32(kv[0]).opaque(kv[1]))
     for name in _SECRET_FIELDS:
@@ -127,8 +132,9 @@ def _put_state(w: Writer, s: GroupState) -> None:
 
 def _get_state(r: Reader) -> GroupState:
     context = GroupContext.decode(r)
+    tree = tuple(decode_ratchet_tree(r))
     try:
-        tree = RatchetTree.from_wire(decode_ratchet_tree(r))
+        RatchetTree.from_wire(tree)  # what ratchet_tree() will build must be well formed
     except MalformedTreeError as exc:
         raise r.error(f"ratchet tree: {exc}") from None
     own_leaf = r.uint32()
@@ -143,10 +149,10 @@ def _get_state(r: Reader) -> GroupState:
         return CachedProposal(ref, proposal, Sender.decode(r2))
 
     proposals = tuple(r.vector(get_prop))
-    phase_name = r.opaque()
+    phase_name = r.opaque().decode("utf-8", "replace")
     try:
-        phase = Phase(phase_name.decode())
-    except ValueError:  # UnicodeDecodeError is a ValueError too
+        phase = Phase(phase_name)
+    except ValueError:
         raise r.error(f"unknown phase {phase_name!r}") from None
     external_psks = tuple(r.vector(lambda r2: (r2.opaque(), r2.opaque())))
     resumption_psks = tuple(r.vector(lambda r2: (r2.uint64(), r2.opaque())))

@@ -28,6 +28,7 @@ from hearth_mls.join import KeyPackageSecrets, create_key_package, default_capab
 from hearth_mls.key_package import KeyPackage
 from hearth_mls.mls_message import MLSMessage
 from hearth_mls.proposals import Add, Remove
+from hearth_mls.tree_nodes import ratchet_tree_to_bytes
 from hearth_mls.welcome_structs import Welcome
 
 Request = dict[str, Any]
@@ -191,7 +192,7 @@ class Driver:
         return {
             "commit": commit.to_bytes().hex(),
             "welcome": welcome.to_bytes().hex(),
-            "ratchet_tree": created.state.tree.to_bytes().hex(),
+            "ratchet_tree": ratchet_tree_to_bytes(created.state.tree).hex(),
             "epoch": group.epoch,
         }
 
@@ -264,7 +265,7 @@ class Driver:
         answer: Answer = {"commit": commit.to_bytes().hex(), "epoch": group.epoch}
         if welcome is not None:
             answer["welcome"] = welcome.to_bytes().hex()
-            answer["ratchet_tree"] = created.state.tree.to_bytes().hex()
+            answer["ratchet_tree"] = ratchet_tree_to_bytes(created.state.tree).hex()
         return answer
 
     def process(self, req: Request) -> Answer:
@@ -303,7 +304,7 @@ class Driver:
         )
         return {
             "group_info": MLSMessage(info).to_bytes().hex(),
-            "ratchet_tree": group.state.tree.to_bytes().hex(),
+            "ratchet_tree": ratchet_tree_to_bytes(group.state.tree).hex(),
         }
 
     def external_join(self, req: Request) -> Answer:

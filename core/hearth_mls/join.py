@@ -162,7 +162,7 @@ def create_group(
     secrets = EpochSecrets.advance(os.urandom(suite.NH), context, os.urandom(suite.NH))
     return GroupState(
         context=context,
-        tree=tree,
+        tree=tuple(tree.to_wire()),
         own_leaf=0,
         signature_priv=signature_priv,
         private_keys=((0, enc_priv),),
@@ -284,7 +284,7 @@ def join_from_welcome(
         raise WelcomeError("GroupInfo confirmation tag does not match") from exc
     return GroupState(
         context=ctx,
-        tree=tree,
+        tree=tuple(tree.to_wire()),
         own_leaf=own_leaf,
         signature_priv=kp_secrets.signature_priv,
         private_keys=tuple(sorted(private_keys.items())),
@@ -365,7 +365,7 @@ def external_join(
     )
     state = GroupState(
         context=ctx,
-        tree=tree,
+        tree=tuple(tree.to_wire()),
         own_leaf=own_leaf,
         signature_priv=kp.signature_priv,
         private_keys=(),

@@ -63,6 +63,18 @@ from hearth_mls.proposals import (
 )
 from hearth_mls.ratchet_tree import RatchetTree
 from hearth_mls.suite import verify_with_label
+from hearth_mls.tree_nodes import Node
+
+
+def members(tree: Sequence[Node | None]) -> list[tuple[int, LeafNode]]:
+    """``(leaf index, LeafNode)`` of every non-blank leaf of a ``ratchet_tree`` node
+    list (§12.4.3.3) such as :attr:`GroupState.tree <hearth_mls.group_state.GroupState.tree>`."""
+    return [
+        (x // 2, node.leaf)
+        for x, node in enumerate(tree)
+        if x % 2 == 0 and node is not None and node.leaf is not None
+    ]
+
 
 # --- LeafNode and KeyPackage validation (§7.3, §10.1) ------------------------------
 

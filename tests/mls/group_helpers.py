@@ -55,7 +55,7 @@ def forge(
     state = committer.state
     protector = Protector(
         state.context,
-        SecretTree(state.secrets.encryption_secret, state.tree.n_leaves),
+        SecretTree(state.secrets.encryption_secret, state.ratchet_tree().n_leaves),
         state.secrets.sender_data_secret,
         state.secrets.membership_key,
     )

@@ -50,7 +50,9 @@ def test_join_with_tree_out_of_band() -> None:
     alice.merge_pending_commit()
     with pytest.raises(errors.WelcomeError):
         Group.join(welcome_of(welcome), kb)
-    tree = created.state.tree.to_bytes()
+    from hearth_mls.tree_nodes import ratchet_tree_to_bytes
+
+    tree = ratchet_tree_to_bytes(list(created.state.tree))
     bob = Group.join(welcome_of(welcome), kb, ratchet_tree=tree)
     assert bob.epoch_authenticator == alice.epoch_authenticator
 
@@ -136,7 +138,7 @@ def test_external_sender_proposes_removal() -> None:
         bob.process(wire(stranger))
     assert bob.to_bytes() == before
     with pytest.raises(errors.UsageError):
-        external_proposal(bob.group_id, bob.epoch, 0, server_priv, Update(bob.state.tree.leaf(0)))  # type: ignore[arg-type]
+        external_proposal(bob.group_id, bob.epoch, 0, server_priv, Update(bob.state.tree[0].leaf))  # type: ignore[union-attr,arg-type]
 
 
 def test_external_join() -> None:
@@ -269,7 +271,7 @@ def test_own_commit_echoed_by_the_server_merges_it() -> None:
 
 def test_update_proposal_committed_by_another_member() -> None:
     t = trio()
-    old_key = t.bob.state.tree.leaf(1).encryption_key  # type: ignore[union-attr]
+    old_key = t.bob.state.tree[2].leaf.encryption_key  # type: ignore[union-attr]
     proposal = t.bob.propose_update()
     t.alice.process(wire(proposal))
     t.carol.process(wire(proposal))
@@ -277,7 +279,7 @@ def test_update_proposal_committed_by_another_member() -> None:
     t.alice.merge_pending_commit()
     t.bob.process(wire(commit))
     t.carol.process(wire(commit))
-    assert t.bob.state.tree.leaf(1).encryption_key != old_key  # type: ignore[union-attr]
+    assert t.bob.state.tree[2].leaf.encryption_key != old_key  # type: ignore[union-attr]
     assert t.alice.epoch_authenticator == t.bob.epoch_authenticator == t.carol.epoch_authenticator
     # Bob holds the new leaf's key: he decrypts the next path secret sent to him.
     commit, _, _ = t.carol.commit(force_path=True)

@@ -96,10 +96,11 @@ def test_two_removes_of_one_leaf() -> None:
 def test_update_by_committer() -> None:
     t = trio()
     state = t.alice.state
-    own = state.tree.leaf(0)
+    own = state.tree[0]
     assert own is not None
+    assert own.leaf is not None
     leaf = replace(
-        own,
+        own.leaf,
         encryption_key=suite.generate_hpke_key_pair()[1],
         leaf_node_source=LeafNodeSource.UPDATE,
         lifetime=None,
@@ -204,10 +205,11 @@ def test_init_key_equals_encryption_key() -> None:
 def test_duplicate_encryption_key() -> None:
     t = trio()
     kp = create_key_package(b"dave")
-    carol_leaf = t.bob.state.tree.leaf(2)
+    carol_leaf = t.bob.state.tree[4]
     assert carol_leaf is not None
+    assert carol_leaf.leaf is not None
     bad = resign_key_package(
-        kp.key_package, kp.signature_priv, leaf_encryption_key=carol_leaf.encryption_key
+        kp.key_package, kp.signature_priv, leaf_encryption_key=carol_leaf.leaf.encryption_key
     )
     assert_rejected(t, forge(t.alice, inline(Add(bad))), errors.DuplicateLeafKeyError)
 
@@ -312,9 +314,10 @@ def test_path_keeps_encryption_key() -> None:
     t = trio()
     _, path = real_path(t)
     state = t.alice.state
-    old = state.tree.leaf(0)
+    old = state.tree[0]
     assert old is not None
-    leaf = replace(path.leaf_node, encryption_key=old.encryption_key)
+    assert old.leaf is not None
+    leaf = replace(path.leaf_node, encryption_key=old.leaf.encryption_key)
     leaf = resign_leaf(leaf, state.signature_priv, state.group_id, 0)
     message = _with_path(t, replace(path, leaf_node=leaf))
     assert_rejected(t, message, errors.UnchangedEncryptionKeyError)
@@ -340,9 +343,10 @@ def test_path_with_wrong_node_count() -> None:
 def test_path_key_already_in_tree() -> None:
     t = trio()
     _, path = real_path(t)
-    carol = t.bob.state.tree.leaf(2)
+    carol = t.bob.state.tree[4]
     assert carol is not None
-    node = replace(path.nodes[0], encryption_key=carol.encryption_key)
+    assert carol.leaf is not None
+    node = replace(path.nodes[0], encryption_key=carol.leaf.encryption_key)
     message = _with_path(t, replace(path, nodes=(node, *path.nodes[1:])))
     assert_rejected(t, message, errors.DuplicatePathKeyError)
 
@@ -378,19 +382,20 @@ def test_a_valid_commit_still_applies_after_rejections() -> None:
 def test_path_secret_does_not_derive_the_path_keys() -> None:
     t = trio()
     state = t.alice.state
-    own = state.tree.leaf(0)
+    own = state.tree[0]
     assert own is not None
+    assert own.leaf is not None
 
     def context_for(tree_hash: bytes) -> bytes:
         return replace(state.context, epoch=state.epoch + 1, tree_hash=tree_hash).to_bytes()
 
     path, result = treekem.create_update_path(
-        state.tree, 0, own, state.signature_priv, state.group_id, context_for
+        state.ratchet_tree(), 0, own.leaf, state.signature_priv, state.group_id, context_for
     )
     # A dishonest committer swaps the root's key and re-does everything else
     # consistently (parent hashes, leaf signature, encryption under the matching
     # context): only the derived-key check can catch it.
-    base = state.tree.copy()
+    base = state.ratchet_tree()
     pairs = base.filtered_path(0)
     keys = [n.encryption_key for n in path.nodes]
     keys[-1] = suite.generate_hpke_key_pair()[1]
@@ -401,7 +406,7 @@ def test_path_secret_does_not_derive_the_path_keys() -> None:
     draft = UpdatePath(
         leaf, tuple(replace(n, encryption_key=k) for n, k in zip(path.nodes, keys, strict=True))
     )
-    merged = treekem.merge_update_path(state.tree, 0, draft)
+    merged = treekem.merge_update_path(state.ratchet_tree(), 0, draft)
     context = context_for(merged.tree_hash())
     nodes = []
     for (p, c), node in zip(pairs, draft.nodes, strict=True):
@@ -460,7 +465,7 @@ def test_proposal_from_a_non_member() -> None:
     s = t.alice.state
     protector = Protector(
         s.context,
-        SecretTree(s.secrets.encryption_secret, s.tree.n_leaves),
+        SecretTree(s.secrets.encryption_secret, s.ratchet_tree().n_leaves),
         s.secrets.sender_data_secret,
         s.secrets.membership_key,
     )
@@ -505,14 +510,16 @@ def test_update_with_another_members_signature_key() -> None:
     t = trio()
     _, path = real_path(t)  # before the proposal: Alice's own commit would refuse it
     s = t.bob.state
-    own = s.tree.leaf(1)
-    carol = s.tree.leaf(2)
+    own = s.tree[2]
+    carol = s.tree[4]
     assert own is not None
+    assert own.leaf is not None
     assert carol is not None
+    assert carol.leaf is not None
     leaf = replace(
-        own,
+        own.leaf,
         encryption_key=suite.generate_hpke_key_pair()[1],
-        signature_key=carol.signature_key,
+        signature_key=carol.leaf.signature_key,
         leaf_node_source=LeafNodeSource.UPDATE,
         lifetime=None,
     )
