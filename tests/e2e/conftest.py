@@ -104,13 +104,14 @@ def config(tmp_path: Path) -> ServerConfig:
 class ServerHandle:
     """A real server that a test can stop and start again on the same port."""
 
-    def __init__(self, config: ServerConfig) -> None:
+    def __init__(self, config: ServerConfig, **options: Any) -> None:
         self.config = config
+        self.options = options
         self.server: HearthServer | None = None
         self.url = ""
 
     async def start(self) -> None:
-        self.server = HearthServer(self.config)
+        self.server = HearthServer(self.config, **self.options)
         await self.server.start()
         if self.config.port == 0:
             self.config = replace(self.config, port=self.server.port)
@@ -127,8 +128,16 @@ class ServerHandle:
 
 
 @pytest.fixture
-async def server(config: ServerConfig, server_logs: io.StringIO) -> AsyncIterator[ServerHandle]:
-    handle = ServerHandle(config)
+def server_options() -> dict[str, Any]:
+    """Extra HearthServer arguments; a test module may override this fixture."""
+    return {}
+
+
+@pytest.fixture
+async def server(
+    config: ServerConfig, server_logs: io.StringIO, server_options: dict[str, Any]
+) -> AsyncIterator[ServerHandle]:
+    handle = ServerHandle(config, **server_options)
     await handle.start()
     yield handle
     await handle.stop()
