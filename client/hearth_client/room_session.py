@@ -1,0 +1,472 @@
+"""One room membership's MLS group, driven by the server's ordered messages (issue 5).
+
+A :class:`RoomSession` holds the :class:`hearth_mls.group.Group` of one room and
+what the engine knows about it (the room state, members' pseudonyms, the last
+sequence processed, the commit in flight). It does no I/O: the engine feeds it
+``message`` frames in room sequence order (protocol.md §4.6, §4.7) and sends
+what it asks for. Before a handshake reaches ``Group.process``, the room rule
+(:func:`hearth_core.room_roles.check_before_processing`) judges it, so a
+commit the server should have refused is refused here too and the member stays
+in its epoch (DESIGN.md principle 3).
+
+Persistence: everything is one sealed blob per membership
+(:meth:`hearth_client.keystore.Keystore.save_group`), rewritten atomically by the
+group's ``on_change`` hook (so after every epoch change and every pending
+commit, RFC 9420 §12.4.1) and after every processed message, together with the
+last sequence, so a restart resumes exactly after the last processed message
+and never decrypts one twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import msgspec
+
+from hearth_client import events as ev
+from hearth_client.keystore import Keystore, Membership
+from hearth_client.profile_envelope import decode_profile, is_profile
+from hearth_core.frames import Message
+from hearth_core.room_errors import RoomError
+from hearth_core.room_roles import Role, RoomRoles, check_before_processing, roles_of
+from hearth_core.room_state import Chat, Me, RoomState, apply_room_state, decode_envelope
+from hearth_mls.errors import MLSError
+from hearth_mls.framing import PublicMessage, SenderType
+from hearth_mls.group import Group
+from hearth_mls.group_state import Phase
+from hearth_mls.mls_message import MLSMessage
+from hearth_mls.proposal_rules import members as tree_members
+from hearth_mls.proposals import Add, Proposal, Remove
+
+Status = Literal["member", "waiting", "joining", "left"]
+IntentKind = Literal["remove", "add", "commit_proposals"]
+#: How many past epochs' rosters are kept to name senders of late messages.
+ROSTER_EPOCHS = 5
+
+
+class Intent(msgspec.Struct, frozen=True):
+    """What our in-flight commit is for, so it can be redone after losing a race."""
+
+    kind: IntentKind
+    member: bytes = b""
+    key_package: bytes = b""
+
+
+class SessionBlob(msgspec.Struct, frozen=True):
+    """The sealed per-membership state (module doc)."""
+
+    group: bytes = b""
+    last_seq: int = 0
+    status: Status = "member"
+    room_state: RoomState | None = None
+    pseudonyms: dict[str, str] = {}
+    intent: Intent | None = None
+    commit_id: str | None = None
+    invite: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Roster:
+    identities: dict[int, bytes]
+    signature_keys: dict[int, bytes]
+    roles: RoomRoles
+
+
+def fingerprint_of(signature_key: bytes) -> str:
+    """SHA-256 of a leaf signature key (RFC 9420 §7.2): 12 groups of 5 digits."""
+    digest = hashlib.sha256(b"hearth-fingerprint-v1\x00" + signature_key).digest()
+    groups = []
+    for i in range(12):
+        chunk = int.from_bytes(digest[i * 2 + i // 2 : i * 2 + i // 2 + 3], "big")
+        groups.append(f"{chunk % 100000:05d}")
+    return " ".join(groups)
+
+
+class RoomSession:
+    """One membership's view of one room (module doc)."""
+
+    def __init__(self, keystore: Keystore, membership: Membership, blob: SessionBlob) -> None:
+        self.keystore = keystore
+        self.membership = membership
+        assert membership.room_id is not None
+        self.room: str = membership.room_id
+        self.last_seq = blob.last_seq
+        self.status: Status = blob.status
+        self.room_state = blob.room_state
+        self.pseudonyms: dict[str, str] = dict(blob.pseudonyms)
+        self.intent = blob.intent
+        self.commit_id = blob.commit_id
+        self.invite = blob.invite
+        self.group: Group | None = None
+        self.rosters: dict[int, Roster] = {}
+        self.online: set[bytes] = set()
+        self.typing: set[bytes] = set()
+        self.waiting: set[bytes] = set()
+        self.own_sent: dict[bytes, tuple[ev.MessageKind, str]] = {}
+        self.synced = False
+        self.needs_rejoin = False
+        self.followups: set[str] = set()
+        if blob.group:
+            self.group = Group.from_bytes(blob.group, on_change=self._group_changed)
+            self._remember_roster()
+
+    # --- persistence -------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, keystore: Keystore, membership: Membership) -> RoomSession:
+        raw = keystore.load_group(membership.membership_id)
+        blob = (
+            msgspec.msgpack.decode(raw, type=SessionBlob) if raw else SessionBlob(status="joining")
+        )
+        return cls(keystore, membership, blob)
+
+    def _blob(self, group_bytes: bytes | None = None) -> SessionBlob:
+        if group_bytes is None:
+            group_bytes = self.group.to_bytes() if self.group is not None else b""
+        return SessionBlob(
+            group=group_bytes,
+            last_seq=self.last_seq,
+            status=self.status,
+            room_state=self.room_state,
+            pseudonyms=self.pseudonyms,
+            intent=self.intent,
+            commit_id=self.commit_id,
+            invite=self.invite if self.group is None else None,
+        )
+
+    def _group_changed(self, group_bytes: bytes) -> None:
+        self.keystore.save_group(
+            self.membership.membership_id, msgspec.msgpack.encode(self._blob(group_bytes))
+        )
+
+    def save(self) -> None:
+        self.keystore.save_group(
+            self.membership.membership_id, msgspec.msgpack.encode(self._blob())
+        )
+
+    def attach(self, group: Group) -> None:
+        """Adopt a group just created or joined (its on_change must be ours)."""
+        self.group = group
+        self.status = "member"
+        self.needs_rejoin = False
+        self.rosters.clear()
+        self._remember_roster()
+        self.save()
+
+    # --- views -------------------------------------------------------------------------
+
+    @property
+    def me(self) -> bytes:
+        return self.membership.auth_identity
+
+    @property
+    def epoch(self) -> int:
+        return self.group.epoch if self.group is not None else -1
+
+    @property
+    def roles(self) -> RoomRoles | None:
+        if self.group is None:
+            return None
+        return roles_of(self.group.state.context.extensions)
+
+    def role_of(self, identity: bytes) -> Role:
+        roles = self.roles
+        return roles.role_of(identity) if roles is not None else Role.MEMBER
+
+    @property
+    def is_facilitator(self) -> bool:
+        return self.role_of(self.me) is Role.FACILITATOR
+
+    def roster(self) -> Roster:
+        assert self.group is not None
+        state = self.group.state
+        identities: dict[int, bytes] = {}
+        keys: dict[int, bytes] = {}
+        for index, leaf in tree_members(state.tree):
+            identities[index] = leaf.credential.identity or b""
+            keys[index] = leaf.signature_key
+        return Roster(identities, keys, roles_of(state.context.extensions))
+
+    def _remember_roster(self) -> None:
+        if self.group is None:
+            return
+        self.rosters[self.group.epoch] = self.roster()
+        for old in sorted(self.rosters)[:-ROSTER_EPOCHS]:
+            del self.rosters[old]
+
+    def pseudonym(self, identity: bytes) -> str:
+        return self.pseudonyms.get(identity.hex(), "")
+
+    def leaf_of(self, identity: bytes) -> int | None:
+        if self.group is None:
+            return None
+        for index, member in self.roster().identities.items():
+            if member == identity:
+                return index
+        return None
+
+    def tree_hash(self) -> bytes:
+        assert self.group is not None
+        return self.group.state.context.tree_hash
+
+    # --- outgoing ----------------------------------------------------------------------
+
+    def protect(
+        self, plaintext: bytes, kind: ev.MessageKind | None = None, text: str = ""
+    ) -> bytes:
+        assert self.group is not None
+        payload = self.group.protect(plaintext).to_bytes()
+        if kind is not None:
+            self.own_sent[hashlib.sha256(payload).digest()] = (kind, text)
+        return payload
+
+    def start_commit(
+        self, proposals: Sequence[Proposal], intent: Intent | None
+    ) -> tuple[bytes, bytes | None, bytes, str]:
+        """Create a pending commit (saved before it is sent); returns its frame parts."""
+        assert self.group is not None
+        self.intent = intent
+        self.commit_id = "c-" + secrets.token_hex(8)
+        commit, welcome, created = self.group.commit(list(proposals))
+        group_info = MLSMessage(created.group_info).to_bytes()
+        return (
+            commit.to_bytes(),
+            welcome.to_bytes() if welcome is not None else None,
+            group_info,
+            self.commit_id,
+        )
+
+    def abandon_commit(self) -> None:
+        """The server refused our commit for good: forget it and its intent."""
+        self.intent = None
+        self.commit_id = None
+        if self.group is not None and self.group.phase is Phase.PENDING_COMMIT:
+            self.group.discard_pending_commit()
+        else:
+            self.save()
+
+    # --- incoming ----------------------------------------------------------------------
+
+    def handle(self, frame: Message) -> list[ev.Event]:
+        """Process one stored message, in order, once (protocol.md §4.7, RFC 9420 §6)."""
+        if frame.seq <= self.last_seq:
+            return []  # already processed (a resumed stream overlaps): never twice
+        if self.group is None:
+            return []  # not in the group yet: the Welcome or external join sets last_seq
+        self.last_seq = frame.seq
+        out: list[ev.Event] = []
+        try:
+            message = MLSMessage.from_bytes(frame.payload)
+        except MLSError as exc:
+            out.append(ev.EngineErrorEvent("mls_invalid", str(exc), self.room, frame.seq))
+            self.save()
+            return out
+        body = message.body
+        if isinstance(body, PublicMessage):
+            out.extend(self._handshake(frame, message))
+        else:
+            out.extend(self._application(frame, message))
+        self.save()
+        return out
+
+    def _application(self, frame: Message, message: MLSMessage) -> list[ev.Event]:
+        assert self.group is not None
+        if frame.sender == self.me:
+            own = self.own_sent.pop(hashlib.sha256(frame.payload).digest(), None)
+            if own is None:
+                return []  # sent before a restart: its text is gone (never on disk)
+            kind, text = own
+            return [
+                ev.MessageReceived(
+                    self.room,
+                    frame.seq,
+                    ev.member_id(self.me),
+                    self.pseudonym(self.me),
+                    self.role_of(self.me),
+                    kind,
+                    text,
+                    frame.ts,
+                    self.group.epoch,
+                    own=True,
+                )
+            ]
+        late = frame.epoch is not None and frame.epoch > self.group.epoch
+        if self.group.phase is Phase.REMOVED and late:
+            return []  # sent after our removal: we hold no keys for it, by design
+        try:
+            received = self.group.process(message)
+        except MLSError as exc:
+            return [ev.EngineErrorEvent("decrypt_failed", type(exc).__name__, self.room, frame.seq)]
+        roster = self.rosters.get(received.epoch) or self.roster()
+        assert received.sender.index is not None
+        identity = roster.identities.get(received.sender.index, b"")
+        role = roster.roles.role_of(identity)
+        if identity != frame.sender:
+            return [
+                ev.EngineErrorEvent(
+                    "sender_mismatch", "MLS sender is not the server's sender", self.room, frame.seq
+                )
+            ]
+        plaintext = received.plaintext
+        sender = ev.member_id(identity)
+        try:
+            if is_profile(plaintext):
+                profile = decode_profile(plaintext)
+                previous = self.pseudonyms.get(identity.hex())
+                self.pseudonyms[identity.hex()] = profile.pseudonym
+                if previous == profile.pseudonym:
+                    return []
+                return [ev.PseudonymChanged(self.room, sender, profile.pseudonym)]
+            envelope = decode_envelope(plaintext)
+            if isinstance(envelope, RoomState):
+                before = self.room_state
+                self.room_state = apply_room_state(before, envelope, role)
+                if self.room_state == before:
+                    return []
+                return [
+                    ev.RoomStateChanged(
+                        self.room, envelope.name, envelope.topic, envelope.guidelines
+                    )
+                ]
+            kind = ev.MessageKind.CHAT if isinstance(envelope, Chat) else ev.MessageKind.ME
+            assert isinstance(envelope, Chat | Me)
+        except RoomError as exc:
+            return [ev.EngineErrorEvent("envelope_refused", str(exc), self.room, frame.seq)]
+        return [
+            ev.MessageReceived(
+                self.room,
+                frame.seq,
+                sender,
+                self.pseudonym(identity),
+                role,
+                kind,
+                envelope.text,
+                frame.ts,
+                received.epoch,
+            )
+        ]
+
+    def _handshake(self, frame: Message, message: MLSMessage) -> list[ev.Event]:
+        group = self.group
+        assert group is not None
+        if group.phase is Phase.REMOVED:
+            return []
+        body = message.body
+        assert isinstance(body, PublicMessage)
+        if body.content.epoch != group.epoch:
+            if body.content.epoch > group.epoch:
+                self.needs_rejoin = True  # we missed a commit: too far behind
+                return [
+                    ev.EngineErrorEvent(
+                        "behind", "missed a commit; rejoining", self.room, frame.seq
+                    )
+                ]
+            return []  # an old epoch's handshake (e.g. our own external commit)
+        before = self.roster()
+        was_pending = group.phase is Phase.PENDING_COMMIT
+        try:
+            check_before_processing(group.state, message)
+            received = group.process(message)
+        except (RoomError, MLSError) as exc:
+            return [
+                ev.EngineErrorEvent(
+                    "commit_refused", f"{type(exc).__name__}: {exc}", self.room, frame.seq
+                )
+            ]
+        if received.kind == "proposal":
+            self.followups.add("commit_proposals")
+            return []
+        # a commit
+        ours = frame.sender == self.me and was_pending and self.commit_id is not None
+        if ours or not was_pending:
+            pass
+        if ours:
+            self.intent = None
+            self.commit_id = None
+        else:
+            self.commit_id = None  # a pending commit of ours, if any, lost the race
+            if self.intent is not None:
+                self.followups.add("retry_intent")
+        out: list[ev.Event] = []
+        committer = before.identities.get(body.content.sender.index or -1, frame.sender)
+        if received.removed:
+            self.status = "left"
+            out.append(
+                ev.MemberLeft(
+                    self.room,
+                    ev.member_id(self.me),
+                    self.pseudonym(self.me),
+                    ev.LeaveReason.REMOVED,
+                    group.epoch,
+                    ev.member_id(committer),
+                )
+            )
+            out.append(ev.RoomLeft(self.room, ev.LeaveReason.REMOVED))
+            return out
+        self._remember_roster()
+        after = self.roster()
+        old_ids = set(before.identities.values())
+        new_ids = set(after.identities.values())
+        external = body.content.sender.sender_type is SenderType.NEW_MEMBER_COMMIT
+        for identity in sorted(new_ids - old_ids):
+            out.append(
+                ev.MemberJoined(
+                    self.room,
+                    ev.member_id(identity),
+                    self.pseudonym(identity),
+                    after.roles.role_of(identity),
+                    group.epoch,
+                )
+            )
+        for identity in sorted(old_ids - new_ids):
+            voluntary = identity == committer
+            out.append(
+                ev.MemberLeft(
+                    self.room,
+                    ev.member_id(identity),
+                    self.pseudonym(identity),
+                    ev.LeaveReason.LEFT if voluntary else ev.LeaveReason.REMOVED,
+                    group.epoch,
+                    None if voluntary else ev.member_id(committer),
+                )
+            )
+            self.pseudonyms.pop(identity.hex(), None)
+        if new_ids - old_ids or external:
+            self.followups.add("announce")
+        out.append(ev.EpochChanged(self.room, group.epoch, after_tree_hash(group)))
+        return out
+
+
+def after_tree_hash(group: Group) -> bytes:
+    return group.state.context.tree_hash
+
+
+def remove_proposal(session: RoomSession, member: bytes) -> Remove:
+    leaf = session.leaf_of(member)
+    if leaf is None:
+        raise ValueError("not a member of the group")
+    return Remove(leaf)
+
+
+def add_proposal(key_package: bytes) -> Add:
+    from hearth_mls.key_package import KeyPackage
+
+    message = MLSMessage.from_bytes(key_package)
+    body = message.body
+    if isinstance(body, KeyPackage):
+        return Add(body)
+    return Add(KeyPackage.from_bytes(key_package))
+
+
+__all__ = [
+    "Intent",
+    "RoomSession",
+    "SessionBlob",
+    "add_proposal",
+    "fingerprint_of",
+    "remove_proposal",
+]
