@@ -1,12 +1,11 @@
-"""``hearth`` entry point."""
+"""``hearth`` entry point: the Textual client, line mode, or a CLI command (see
+:mod:`hearth_client.cli` for usage and exit codes)."""
 
 from __future__ import annotations
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the client (replaced by the terminal client)."""
-    raise SystemExit("hearth: not built yet")
-
+from hearth_client.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+__all__ = ["main"]
