@@ -129,7 +129,7 @@ async def test_five_clients_many_epochs_no_leaks(
     assert len({engine.tree_hash(room) for engine, _ in remaining}) == 1
 
     # Every member saw every message of its membership once, in order, decrypted.
-    for engine, recorder in remaining:
+    for _engine, recorder in remaining:
         seqs = [m.seq for m in recorder.messages(room)]
         assert seqs == sorted(set(seqs))
     assert [m.text for m in ra.messages(room)] == said
