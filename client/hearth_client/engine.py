@@ -95,7 +95,7 @@ import hashlib
 import json
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -372,10 +372,14 @@ class Engine:
     def _on_state(self, state: ev.ConnectionState, detail: str) -> None:
         self._emit(ev.ConnectionChanged(state, detail))
 
-    def _spawn(self, coro: Any, room: str | None = None) -> None:
+    def _spawn(
+        self, room: str | None, action: Callable[..., Coroutine[Any, Any, Any]], *args: Any
+    ) -> None:
+        """Run ``action(*args)`` in a task owned by the engine; report what it raises."""
+
         async def guarded() -> None:
             try:
-                await coro
+                await action(*args)
             except (ServerRefusedError, RoomProtocolError, ClientUsageError) as exc:
                 self._emit(ev.EngineErrorEvent("background_failed", str(exc), room))
             except NotConnectedError:
@@ -469,7 +473,7 @@ class Engine:
             elif frame.change is MemberChange.ADMITTED:
                 session.waiting.discard(member)
                 if member == session.me and session.group is None:
-                    self._spawn(self._subscribe(session), session.room)
+                    self._spawn(session.room, self._subscribe, session)
         elif isinstance(frame, Presence):
             if frame.online:
                 session.online.add(frame.identity)
@@ -483,21 +487,21 @@ class Engine:
                 session.typing.discard(frame.identity)
             self._emit(ev.TypingChanged(session.room, ev.member_id(frame.identity), frame.active))
         elif isinstance(frame, KeyPackageStock) and frame.low:
-            self._spawn(self._top_up(session), session.room)
+            self._spawn(session.room, self._top_up, session)
 
     def _after_processing(self, session: RoomSession) -> None:
         self._notify(session.room)
         if session.needs_rejoin and not self._locks[session.room].locked():
             session.needs_rejoin = False
-            self._spawn(self._rejoin(session), session.room)
+            self._spawn(session.room, self._rejoin, session)
             return
         if not session.synced:
             return  # act on the room only once its history is processed
         followups, session.followups = session.followups, set()
         if "announce" in followups:
-            self._spawn(self._announce(session), session.room)
+            self._spawn(session.room, self._announce, session)
         if "commit_proposals" in followups or "retry_intent" in followups:
-            self._spawn(self._commit_followup(session), session.room)
+            self._spawn(session.room, self._commit_followup, session)
 
     def _on_welcome(self, session: RoomSession, frame: WelcomeFrame) -> None:
         if session.group is not None:
@@ -518,6 +522,8 @@ class Engine:
                     self._keystore.discard_key_package(ref)
                 self._emit(ev.RoomJoined(session.room, group.epoch))
                 session.followups.add("announce")
+                # History after the Welcome's commit (protocol.md §12.4).
+                self._spawn(session.room, self._subscribe, session)
                 return
         self._emit(
             ev.EngineErrorEvent("welcome_invalid", "names none of our KeyPackages", session.room)
@@ -542,10 +548,10 @@ class Engine:
                     wait_online=False,
                 )
             return
+        await self._subscribe(session, wait_online=False)  # binds the room (§3.3)
         if session.group is None:
-            self._spawn(self._rejoin(session), session.room)
-            return
-        await self._subscribe(session, wait_online=False)
+            # Our group state is lost: rejoin by external commit (RFC 9420 §12.4.3.2).
+            self._spawn(session.room, self._rejoin, session)
 
     async def _subscribe(self, session: RoomSession, *, wait_online: bool = True) -> None:
         session.synced = False
@@ -554,7 +560,7 @@ class Engine:
             wait_online=wait_online,
         )
         if session.is_facilitator or not session.online:
-            self._spawn(self._refresh_members(session, wait_online), session.room)
+            self._spawn(session.room, self._refresh_members, session, wait_online)
 
     async def _refresh_members(self, session: RoomSession, wait_online: bool) -> None:
         answer = await self._conn.request(Members(room=session.room), wait_online=wait_online)
