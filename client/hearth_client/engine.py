@@ -49,6 +49,9 @@ API (the contract for the TUI and CLI)::
     # facilitator actions (ClientUsageError if this member is not a facilitator)
     await engine.remove(room: str, member: str) -> None         # MLS Remove commit
     await engine.admit(room: str, member: str) -> None          # waiting -> member (Welcome)
+    await engine.ban(room: str, member: str) -> None            # server proposes the Remove
+                                                                # and bans; a facilitator commits
+    await engine.update_keys(room: str) -> None                 # fresh leaf keys (any member)
 
     # queries (no I/O, from local state)
     engine.rooms() -> list[RoomInfo]
@@ -58,6 +61,8 @@ API (the contract for the TUI and CLI)::
     engine.history(room: str) -> list[events.MessageReceived]   # this session only, in memory
     engine.fingerprint(room: str, member: str | None = None) -> str   # None: my own
     engine.safety_number(room: str, member: str) -> str
+    engine.tree_hash(room: str) -> bytes                        # equal on converged members
+    engine.stats -> dict[str, int]                              # commit_races_lost, rejoins
 
 Data types (frozen dataclasses):
 
@@ -266,6 +271,8 @@ class Engine:
         self._listeners: list[Callable[[ev.Event], None]] = []
         self._queues: list[asyncio.Queue[ev.Event]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
+        #: Counters for diagnostics: commits redone after losing their epoch.
+        self.stats: dict[str, int] = {"commit_races_lost": 0, "rejoins": 0}
         self._conn = Connection(
             server,
             identities=self._identity_keys,
@@ -684,6 +691,8 @@ class Engine:
 
     async def _rejoin(self, session: RoomSession) -> None:
         """Join (or rejoin, replacing our old leaf) by external commit (RFC 9420 §12.4.3.2)."""
+        if session.group is not None or session.status == "member":
+            self.stats["rejoins"] += 1
         async with self._locks[session.room]:
             for _attempt in range(MAX_COMMIT_ATTEMPTS):
                 answer = await self._conn.request(GetGroupInfo(room=session.room))
@@ -830,6 +839,8 @@ class Engine:
         if intent.kind == "remove":
             leaf = session.leaf_of(intent.member)
             return None if leaf is None else [Remove(leaf)]
+        if intent.kind == "update":
+            return []  # an empty commit with a path: fresh keys for our leaf (§12.4)
         if intent.kind == "add":
             if session.leaf_of(intent.member) is not None:
                 return None
@@ -859,6 +870,7 @@ class Engine:
                     )
                 except ServerRefusedError as exc:
                     if exc.code == "stale_epoch":
+                        self.stats["commit_races_lost"] += 1
                         # Another commit won this epoch: it arrives in the room's order,
                         # replaces our pending commit, and we try again (§12.4).
                         await self._wait_epoch_after(session, epoch)
@@ -904,6 +916,10 @@ class Engine:
         if session.leaf_of(identity) is None:
             raise ClientUsageError("that member is not in the room's group")
         await self._commit(session, Intent("remove", identity))
+
+    async def update_keys(self, room: str) -> None:
+        """Refresh our leaf's keys with an empty commit and a path (RFC 9420 §12.4)."""
+        await self._commit(self._active(room), Intent("update"))
 
     async def ban(self, room: str, member: str) -> None:
         """Ask the server to propose the member's removal and ban it (protocol.md §12.7)."""
