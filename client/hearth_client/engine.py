@@ -49,6 +49,9 @@ API (the contract for the TUI and CLI)::
     # facilitator actions (ClientUsageError if this member is not a facilitator)
     await engine.remove(room: str, member: str) -> None         # MLS Remove commit
     await engine.admit(room: str, member: str) -> None          # waiting -> member (Welcome)
+    await engine.ban(room: str, member: str) -> None            # server proposes the Remove
+                                                                # and bans; a facilitator commits
+    await engine.update_keys(room: str) -> None                 # fresh leaf keys (any member)
 
     # queries (no I/O, from local state)
     engine.rooms() -> list[RoomInfo]
@@ -58,6 +61,8 @@ API (the contract for the TUI and CLI)::
     engine.history(room: str) -> list[events.MessageReceived]   # this session only, in memory
     engine.fingerprint(room: str, member: str | None = None) -> str   # None: my own
     engine.safety_number(room: str, member: str) -> str
+    engine.tree_hash(room: str) -> bytes                        # equal on converged members
+    engine.stats -> dict[str, int]                              # commit_races_lost, rejoins
 
 Data types (frozen dataclasses):
 
@@ -95,7 +100,7 @@ import hashlib
 import json
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -266,6 +271,8 @@ class Engine:
         self._listeners: list[Callable[[ev.Event], None]] = []
         self._queues: list[asyncio.Queue[ev.Event]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
+        #: Counters for diagnostics: commits redone after losing their epoch.
+        self.stats: dict[str, int] = {"commit_races_lost": 0, "rejoins": 0}
         self._conn = Connection(
             server,
             identities=self._identity_keys,
@@ -372,10 +379,14 @@ class Engine:
     def _on_state(self, state: ev.ConnectionState, detail: str) -> None:
         self._emit(ev.ConnectionChanged(state, detail))
 
-    def _spawn(self, coro: Any, room: str | None = None) -> None:
+    def _spawn(
+        self, room: str | None, action: Callable[..., Coroutine[Any, Any, Any]], *args: Any
+    ) -> None:
+        """Run ``action(*args)`` in a task owned by the engine; report what it raises."""
+
         async def guarded() -> None:
             try:
-                await coro
+                await action(*args)
             except (ServerRefusedError, RoomProtocolError, ClientUsageError) as exc:
                 self._emit(ev.EngineErrorEvent("background_failed", str(exc), room))
             except NotConnectedError:
@@ -469,7 +480,7 @@ class Engine:
             elif frame.change is MemberChange.ADMITTED:
                 session.waiting.discard(member)
                 if member == session.me and session.group is None:
-                    self._spawn(self._subscribe(session), session.room)
+                    self._spawn(session.room, self._subscribe, session)
         elif isinstance(frame, Presence):
             if frame.online:
                 session.online.add(frame.identity)
@@ -483,21 +494,21 @@ class Engine:
                 session.typing.discard(frame.identity)
             self._emit(ev.TypingChanged(session.room, ev.member_id(frame.identity), frame.active))
         elif isinstance(frame, KeyPackageStock) and frame.low:
-            self._spawn(self._top_up(session), session.room)
+            self._spawn(session.room, self._top_up, session)
 
     def _after_processing(self, session: RoomSession) -> None:
         self._notify(session.room)
         if session.needs_rejoin and not self._locks[session.room].locked():
             session.needs_rejoin = False
-            self._spawn(self._rejoin(session), session.room)
+            self._spawn(session.room, self._rejoin, session)
             return
         if not session.synced:
             return  # act on the room only once its history is processed
         followups, session.followups = session.followups, set()
         if "announce" in followups:
-            self._spawn(self._announce(session), session.room)
+            self._spawn(session.room, self._announce, session)
         if "commit_proposals" in followups or "retry_intent" in followups:
-            self._spawn(self._commit_followup(session), session.room)
+            self._spawn(session.room, self._commit_followup, session)
 
     def _on_welcome(self, session: RoomSession, frame: WelcomeFrame) -> None:
         if session.group is not None:
@@ -518,6 +529,8 @@ class Engine:
                     self._keystore.discard_key_package(ref)
                 self._emit(ev.RoomJoined(session.room, group.epoch))
                 session.followups.add("announce")
+                # History after the Welcome's commit (protocol.md §12.4).
+                self._spawn(session.room, self._subscribe, session)
                 return
         self._emit(
             ev.EngineErrorEvent("welcome_invalid", "names none of our KeyPackages", session.room)
@@ -542,10 +555,10 @@ class Engine:
                     wait_online=False,
                 )
             return
+        await self._subscribe(session, wait_online=False)  # binds the room (§3.3)
         if session.group is None:
-            self._spawn(self._rejoin(session), session.room)
-            return
-        await self._subscribe(session, wait_online=False)
+            # Our group state is lost: rejoin by external commit (RFC 9420 §12.4.3.2).
+            self._spawn(session.room, self._rejoin, session)
 
     async def _subscribe(self, session: RoomSession, *, wait_online: bool = True) -> None:
         session.synced = False
@@ -554,7 +567,7 @@ class Engine:
             wait_online=wait_online,
         )
         if session.is_facilitator or not session.online:
-            self._spawn(self._refresh_members(session, wait_online), session.room)
+            self._spawn(session.room, self._refresh_members, session, wait_online)
 
     async def _refresh_members(self, session: RoomSession, wait_online: bool) -> None:
         answer = await self._conn.request(Members(room=session.room), wait_online=wait_online)
@@ -678,6 +691,8 @@ class Engine:
 
     async def _rejoin(self, session: RoomSession) -> None:
         """Join (or rejoin, replacing our old leaf) by external commit (RFC 9420 §12.4.3.2)."""
+        if session.group is not None or session.status == "member":
+            self.stats["rejoins"] += 1
         async with self._locks[session.room]:
             for _attempt in range(MAX_COMMIT_ATTEMPTS):
                 answer = await self._conn.request(GetGroupInfo(room=session.room))
@@ -824,6 +839,8 @@ class Engine:
         if intent.kind == "remove":
             leaf = session.leaf_of(intent.member)
             return None if leaf is None else [Remove(leaf)]
+        if intent.kind == "update":
+            return []  # an empty commit with a path: fresh keys for our leaf (§12.4)
         if intent.kind == "add":
             if session.leaf_of(intent.member) is not None:
                 return None
@@ -853,6 +870,7 @@ class Engine:
                     )
                 except ServerRefusedError as exc:
                     if exc.code == "stale_epoch":
+                        self.stats["commit_races_lost"] += 1
                         # Another commit won this epoch: it arrives in the room's order,
                         # replaces our pending commit, and we try again (§12.4).
                         await self._wait_epoch_after(session, epoch)
@@ -898,6 +916,10 @@ class Engine:
         if session.leaf_of(identity) is None:
             raise ClientUsageError("that member is not in the room's group")
         await self._commit(session, Intent("remove", identity))
+
+    async def update_keys(self, room: str) -> None:
+        """Refresh our leaf's keys with an empty commit and a path (RFC 9420 §12.4)."""
+        await self._commit(self._active(room), Intent("update"))
 
     async def ban(self, room: str, member: str) -> None:
         """Ask the server to propose the member's removal and ban it (protocol.md §12.7)."""

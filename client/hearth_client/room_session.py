@@ -43,7 +43,7 @@ from hearth_mls.proposal_rules import members as tree_members
 from hearth_mls.proposals import Add, Proposal, Remove
 
 Status = Literal["member", "waiting", "joining", "left"]
-IntentKind = Literal["remove", "add", "commit_proposals"]
+IntentKind = Literal["remove", "add", "commit_proposals", "update"]
 #: How many past epochs' rosters are kept to name senders of late messages.
 ROSTER_EPOCHS = 5
 
@@ -231,7 +231,8 @@ class RoomSession:
         assert self.group is not None
         self.intent = intent
         self.commit_id = "c-" + secrets.token_hex(8)
-        commit, welcome, created = self.group.commit(list(proposals))
+        force_path = intent is not None and intent.kind == "update"
+        commit, welcome, created = self.group.commit(list(proposals), force_path=force_path)
         group_info = MLSMessage(created.group_info).to_bytes()
         return (
             commit.to_bytes(),

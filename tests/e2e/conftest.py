@@ -55,20 +55,26 @@ class Recorder:
         self, predicate: Callable[[ev.Event], bool], within: float = TIMEOUT
     ) -> ev.Event:
         seen = 0
-        async with asyncio.timeout(within):
-            while True:
-                for event in self.events[seen:]:
-                    if predicate(event):
-                        return event
-                seen = len(self.events)
-                self._arrived.clear()
-                await self._arrived.wait()
+        try:
+            async with asyncio.timeout(within):
+                while True:
+                    for event in self.events[seen:]:
+                        if predicate(event):
+                            return event
+                    seen = len(self.events)
+                    self._arrived.clear()
+                    await self._arrived.wait()
+        except TimeoutError:
+            raise AssertionError(f"event never came; got {self.events!r}") from None
 
     async def until(self, condition: Callable[[], bool], within: float = TIMEOUT) -> None:
-        async with asyncio.timeout(within):
-            while not condition():
-                self._arrived.clear()
-                await self._arrived.wait()
+        try:
+            async with asyncio.timeout(within):
+                while not condition():
+                    self._arrived.clear()
+                    await self._arrived.wait()
+        except TimeoutError:
+            raise AssertionError(f"condition never held; got {self.events!r}") from None
 
     def messages(self, room: str) -> list[ev.MessageReceived]:
         return [e for e in self.events if isinstance(e, ev.MessageReceived) and e.room == room]

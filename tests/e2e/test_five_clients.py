@@ -61,7 +61,9 @@ async def test_five_clients_many_epochs_no_leaks(
     carol, rc = await engines("carol")
     dave, rd = await engines("dave")
     erin, re_ = await engines("erin")
-    info = await alice.create_room(NAME, pseudonym="river", topic=TOPIC, guidelines=GUIDELINES)
+    info = await alice.create_room(
+        NAME, pseudonym="river-runs-deep", topic=TOPIC, guidelines=GUIDELINES
+    )
     room = info.room
     assert info.name == NAME
     assert info.role.value == "facilitator"
@@ -73,7 +75,12 @@ async def test_five_clients_many_epochs_no_leaks(
         await engine.send(room, text)
 
     await say(alice, "welcome, everyone (epoch 0)")
-    pseudonyms = {"bob": "willow", "carol": "fern", "dave": "ash", "erin": "birch"}
+    pseudonyms = {
+        "bob": "willow-by-the-brook",
+        "carol": "fern-in-the-shade",
+        "dave": "ash-after-rain",
+        "erin": "birch-at-dawn",
+    }
     joined: list[tuple[Engine, Recorder]] = [(alice, ra)]
     for name, (engine, recorder) in zip(
         pseudonyms, [(bob, rb), (carol, rc), (dave, rd), (erin, re_)], strict=True
@@ -91,7 +98,7 @@ async def test_five_clients_many_epochs_no_leaks(
         await recorder.until(
             lambda e=engine: (
                 sorted(m.pseudonym for m in e.members(room))
-                == sorted(["river", *pseudonyms.values()])
+                == sorted(["river-runs-deep", *pseudonyms.values()])
             )
         )
     epochs = {engine.room(room).epoch for engine, _ in joined}
@@ -129,12 +136,12 @@ async def test_five_clients_many_epochs_no_leaks(
     assert len({engine.tree_hash(room) for engine, _ in remaining}) == 1
 
     # Every member saw every message of its membership once, in order, decrypted.
-    for engine, recorder in remaining:
+    for _engine, recorder in remaining:
         seqs = [m.seq for m in recorder.messages(room)]
         assert seqs == sorted(set(seqs))
     assert [m.text for m in ra.messages(room)] == said
     bob_texts = [m.text for m in rb.messages(room)]
-    assert bob_texts == said[said.index("hello from willow") :]
+    assert bob_texts == said[said.index("hello from willow-by-the-brook") :]
     # dave saw nothing sent after his removal, and cannot decrypt it by hand.
     dave_texts = [m.text for m in rd.messages(room)]
     assert "dave is gone (epoch 5)" not in dave_texts
@@ -169,7 +176,7 @@ async def test_five_clients_many_epochs_no_leaks(
     logs = server_logs.getvalue().encode()
     secrets_: list[bytes] = [NAME.encode(), TOPIC.encode(), GUIDELINES.encode()]
     secrets_ += [text.encode() for text in said]
-    secrets_ += [p.encode() for p in ["river", *pseudonyms.values()]]
+    secrets_ += [p.encode() for p in ["river-runs-deep", *pseudonyms.values()]]
     for engine in (alice, bob, carol, dave, erin):
         for membership in engine._keystore.memberships():
             secrets_ += _forms(membership.auth_key) + _forms(membership.signature_key)
@@ -184,7 +191,9 @@ async def test_five_clients_many_epochs_no_leaks(
 async def test_waiting_room_admission_by_welcome(engines: Any, waiting_room: bool) -> None:
     alice, ra = await engines("alice")
     bob, rb = await engines("bob")
-    room = (await alice.create_room("quiet room", pseudonym="river", waiting_room=True)).room
+    room = (
+        await alice.create_room("quiet room", pseudonym="river-runs-deep", waiting_room=True)
+    ).room
     invite = await alice.create_invite(room)
     assert invite.waiting_room is waiting_room
     info = await bob.join(invite.code, pseudonym="willow")
