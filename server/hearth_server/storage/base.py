@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from hearth_core.rules import MemberStatus, Role
 from hearth_server.errors import StoreError
@@ -222,7 +222,9 @@ class Store(Protocol):
     ) -> AppendResult | None:
         """A stored message by its idempotency key."""
 
-    async def append_handshake(self, write: HandshakeWrite) -> AppendResult:
+    async def append_handshake(
+        self, write: HandshakeWrite, on_commit: Callable[[Any], None] | None = None
+    ) -> AppendResult:
         """Store a proposal or commit with its effects atomically."""
 
     async def welcomes_for(self, room_id: str, identity: bytes) -> list[tuple[int, int, bytes]]:

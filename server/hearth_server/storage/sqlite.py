@@ -85,6 +85,8 @@ class _Op:
 
     run: Callable[[aiosqlite.Connection], Awaitable[Any]]
     future: asyncio.Future[Any]
+    #: Called after the commit with the result (or failure), in submission order.
+    callback: Callable[[Any], None] | None = None
 
 
 _Item = _Append | _Op
@@ -192,9 +194,13 @@ class SqliteStore(MlsStoreMixin):
         self._queue.append(item)
         self._wake.set()
 
-    async def _write(self, run: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
+    async def _write(
+        self,
+        run: Callable[[aiosqlite.Connection], Awaitable[T]],
+        callback: Callable[[Any], None] | None = None,
+    ) -> T:
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._submit(_Op(run, future))
+        self._submit(_Op(run, future, callback))
         return await future
 
     async def _write_loop(self) -> None:
@@ -246,6 +252,11 @@ class SqliteStore(MlsStoreMixin):
                 except Exception:  # a bad callback must never stop the writer
                     _log.exception("append_callback_failed")
             elif not item.future.done():
+                if item.callback is not None:
+                    try:
+                        item.callback(result)
+                    except Exception:  # a bad callback must never stop the writer
+                        _log.exception("op_callback_failed")
                 if isinstance(result, BaseException):
                     item.future.set_exception(result)
                 else:

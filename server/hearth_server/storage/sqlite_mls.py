@@ -54,7 +54,11 @@ class MlsStoreMixin:
     if TYPE_CHECKING:
         _heads: dict[str, int]
 
-        async def _write(self, run: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T: ...
+        async def _write(
+            self,
+            run: Callable[[aiosqlite.Connection], Awaitable[T]],
+            callback: Callable[[Any], None] | None = None,
+        ) -> T: ...
         async def _head(self, db: aiosqlite.Connection, room_id: str) -> int: ...
         def _now(self) -> int: ...
         def _reader_conn(self) -> aiosqlite.Connection: ...
@@ -138,8 +142,15 @@ class MlsStoreMixin:
             return None
         return AppendResult(room_id, client_id, row[0], row[1], duplicate=True)
 
-    async def append_handshake(self, write: HandshakeWrite) -> AppendResult:
-        """Store a proposal or a commit with everything it changes, atomically (§12.4)."""
+    async def append_handshake(
+        self, write: HandshakeWrite, on_commit: Callable[[Any], None] | None = None
+    ) -> AppendResult:
+        """Store a proposal or a commit with everything it changes, atomically (§12.4).
+
+        ``on_commit`` runs after the commit with the :class:`AppendResult` (or the
+        exception), in order with ``append_nowait`` callbacks, so fan-out stays in
+        sequence order.
+        """
 
         async def run(db: aiosqlite.Connection) -> AppendResult:
             msg = write.message
@@ -175,7 +186,7 @@ class MlsStoreMixin:
                 raise
             return AppendResult(msg.room, msg.client_id, seq, ts, duplicate=False)
 
-        return await self._write(run)
+        return await self._write(run, on_commit)
 
     async def _apply_effects(
         self, db: aiosqlite.Connection, write: HandshakeWrite, seq: int, ts: int
