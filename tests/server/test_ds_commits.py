@@ -9,6 +9,7 @@ from hearth_core.errors import ErrorCode
 from hearth_core.frames import (
     Ack,
     CommitAccepted,
+    CommitFrame,
     Error,
     GetGroupInfo,
     MessageKind,
@@ -276,3 +277,78 @@ async def test_application_message_of_an_old_epoch(config: ServerConfig) -> None
             assert isinstance(too_old, Error)
             assert too_old.code is ErrorCode.STALE_EPOCH
             await client.close()
+
+
+async def test_external_commit_must_come_from_its_own_identity(connect: Connect) -> None:
+    creator = await create_mls_room(await connect())
+    secret = (await invite(creator.client, creator.room, waiting_room=False, max_uses=2)).secret
+    bob = await join_by_invite(await connect(), secret)
+    info = await bob.client.ok(GetGroupInfo(room=bob.room))
+    body = MLSMessage.from_bytes(info.group_info).body
+    _group, message = Group.join_external(body, b"\x09" * 32, ratchet_tree=info.ratchet_tree)  # type: ignore[arg-type]
+    answer = await bob.client.request(
+        CommitFrame(
+            room=bob.room,
+            id="x-bad",
+            commit=message.to_bytes(),
+            group_info=MLSMessage(_group.group_info()).to_bytes(),
+        )
+    )
+    assert isinstance(answer, Error)
+    assert answer.code is ErrorCode.CREDENTIAL_MISMATCH
+    # a member relaying another member's commit is refused the same way
+    assert isinstance(await external_join(bob), CommitAccepted)
+    await creator.catch_up(1)
+    frame = creator.commit([])
+    relayed = await bob.client.request(
+        CommitFrame(room=bob.room, id="relay", commit=frame.commit, group_info=frame.group_info)
+    )
+    assert isinstance(relayed, Error)
+    assert relayed.code is ErrorCode.CREDENTIAL_MISMATCH
+    creator.group.discard_pending_commit()  # type: ignore[union-attr]
+
+
+async def test_waiting_member_cannot_join_by_external_commit(connect: Connect) -> None:
+    creator = await create_mls_room(await connect())
+    secret = (await invite(creator.client, creator.room, waiting_room=True)).secret
+    eve = await join_by_invite(await connect(), secret)
+    refused = await eve.client.request(GetGroupInfo(room=eve.room))
+    assert isinstance(refused, Error)
+    assert refused.code is ErrorCode.NOT_ADMITTED
+    other = await create_mls_room(await connect())
+    frame = other.commit([])
+    answer = await eve.client.request(
+        CommitFrame(room=eve.room, id="w", commit=frame.commit, group_info=frame.group_info)
+    )
+    assert isinstance(answer, Error)
+    assert answer.code is ErrorCode.NOT_ADMITTED
+
+
+async def test_rejoin_replacing_own_leaf_after_losing_state(connect: Connect) -> None:
+    creator = await create_mls_room(await connect())
+    secret = (await invite(creator.client, creator.room, waiting_room=False)).secret
+    bob = await join_by_invite(await connect(), secret)
+    assert isinstance(await external_join(bob), CommitAccepted)
+    await creator.catch_up(1)
+    old_leaf = bob.group.own_leaf  # type: ignore[union-attr]
+    info = await bob.client.ok(GetGroupInfo(room=bob.room))
+    body = MLSMessage.from_bytes(info.group_info).body
+    group, message = Group.join_external(
+        body,  # type: ignore[arg-type]
+        bob.identity,
+        ratchet_tree=info.ratchet_tree,
+        remove_old=old_leaf,
+    )
+    answer = await bob.client.request(
+        CommitFrame(
+            room=bob.room,
+            id="rejoin",
+            commit=message.to_bytes(),
+            group_info=MLSMessage(group.group_info()).to_bytes(),
+        )
+    )
+    assert isinstance(answer, CommitAccepted)
+    assert answer.epoch == 2
+    await creator.catch_up(1)
+    assert creator.group.epoch_authenticator == group.epoch_authenticator  # type: ignore[union-attr]
+    assert len(creator.group.members()) == 2  # type: ignore[union-attr]
