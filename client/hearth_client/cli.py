@@ -112,6 +112,8 @@ def exit_code_for(exc: BaseException) -> int:
 def error_text(exc: BaseException) -> str:
     if isinstance(exc, WrongPassphraseError):
         return "wrong passphrase for this profile"
+    if isinstance(exc, TimeoutError) and not str(exc):
+        return "the server did not answer in time"
     if isinstance(exc, NotConnectedError):
         return f"cannot reach the server ({one_line(str(exc)) or 'no connection'})"
     return one_line(str(exc)) or type(exc).__name__
@@ -199,9 +201,36 @@ async def open_engine(args: argparse.Namespace, *, server_hint: str | None = Non
 
 @contextlib.asynccontextmanager
 async def online(args: argparse.Namespace, engine: Engine) -> AsyncIterator[Engine]:
-    async with engine:
-        await engine.wait_online(args.connect_timeout)
-        yield engine
+    """The engine online, with every room it had caught up (``Synced``, protocol.md §4.6).
+
+    Acting on a room before its backlog is processed would encrypt for an epoch the
+    room has left (a member who joined meanwhile could not read it).
+    """
+    pending = {info.room for info in engine.rooms() if info.status == "member"}
+    caught_up = asyncio.Event()
+
+    def on_event(event: ev.Event) -> None:
+        if isinstance(event, ev.Synced):
+            pending.discard(event.room)
+            if not pending:
+                caught_up.set()
+
+    remove = engine.add_listener(on_event)
+    if not pending:
+        caught_up.set()
+    try:
+        async with engine:
+            await engine.wait_online(args.connect_timeout)
+            try:
+                async with asyncio.timeout(args.connect_timeout):
+                    await caught_up.wait()
+            except TimeoutError:
+                raise CliError(
+                    EXIT_UNREACHABLE, "the server did not send the rooms' backlog in time"
+                ) from None
+            yield engine
+    finally:
+        remove()
 
 
 def message_json(event: ev.MessageReceived) -> str:
@@ -235,6 +264,10 @@ async def run_command(args: argparse.Namespace) -> int:
         engine = await open_engine(args, server_hint=server_hint)
         async with online(args, engine):
             info = await engine.join(args.invite, pseudonym=args.pseudonym)
+            if info.status == "member":
+                # Announce the pseudonym now: this process ends before the engine's
+                # background announcement would go out (reported as an engine gap).
+                await engine.set_pseudonym(info.room, args.pseudonym)
             print(info.room)
             if info.status == "waiting":
                 print("hearth: in the waiting room until a facilitator admits you", file=sys.stderr)
