@@ -72,9 +72,16 @@ async def hearth(home: Path, *args: str, passphrase: str = PASSPHRASE) -> Result
 
 
 async def until(
-    pilot: Pilot[object], condition: Callable[[], bool], within: float = TIMEOUT
+    pilot: Pilot[object],
+    condition: Callable[[], bool],
+    within: float = TIMEOUT,
+    explain: Callable[[], object] | None = None,
 ) -> None:
-    """Let the app run until ``condition()`` holds (TimeoutError after ``within``)."""
-    async with asyncio.timeout(within):
-        while not condition():
-            await pilot.pause(0.05)
+    """Let the app run until ``condition()`` holds (AssertionError after ``within``)."""
+    try:
+        async with asyncio.timeout(within):
+            while not condition():
+                await pilot.pause(0.05)
+    except TimeoutError:
+        detail = explain() if explain is not None else pilot.app.screen
+        raise AssertionError(f"condition not met within {within} s: {detail}") from None

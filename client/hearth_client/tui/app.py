@@ -93,6 +93,9 @@ class HearthApp(App[int]):
         self.names: dict[str, dict[str, str]] = {}
         self.notes: list[Text] = []  # lines shown when no room is selected
         self.status_text = "locked"
+        self.members_text = ""
+        self.room_labels: list[str] = []
+        self.typing_text = ""
         self.quick_exited = False
         self._typing_at: dict[str, float] = {}
         self._command_lock = asyncio.Lock()
@@ -126,12 +129,8 @@ class HearthApp(App[int]):
     def _ask_passphrase(self) -> None:
         create = not profile_exists(self.home)
         server = self.server_override or stored_server(self.home) or ""
-        self._unlock_screen = UnlockScreen(create=create, server=server)
-        self.push_screen(self._unlock_screen, self._unlock_submitted)
-
-    def _unlock_submitted(self, answer: tuple[str, str] | None) -> None:
-        if answer is not None:
-            self.unlock(answer[0], answer[1])
+        self._unlock_screen = UnlockScreen(create=create, server=server, submit=self.unlock)
+        self.push_screen(self._unlock_screen)
 
     # --- unlocking --------------------------------------------------------------------------
 
@@ -166,13 +165,12 @@ class HearthApp(App[int]):
                 else one_line(str(exc)) or type(exc).__name__
             )
             self.set_status(f"locked: {message}")
-            if self._unlock_screen is not None and self._unlock_screen.is_attached:
+            if self._unlock_screen is not None:
                 self._unlock_screen.show_error(message)
-            else:
-                self._ask_passphrase()
-                self.call_after_refresh(self._show_unlock_error, message)
             return
-        self._unlock_screen = None
+        if self._unlock_screen is not None:
+            self._unlock_screen.dismiss()
+            self._unlock_screen = None
         self.engine = engine
         self.commands = Commands(engine)
         engine.add_listener(self._on_engine_event)
@@ -186,10 +184,6 @@ class HearthApp(App[int]):
         rooms = engine.rooms()
         self.switch_room(rooms[0].room if rooms else None)
         self.query_one("#composer", Input).focus()
-
-    def _show_unlock_error(self, message: str) -> None:
-        if self._unlock_screen is not None and self._unlock_screen.is_attached:
-            self._unlock_screen.show_error(message)
 
     # --- engine events --------------------------------------------------------------------
 
@@ -278,6 +272,7 @@ class HearthApp(App[int]):
         options = self.query_one("#rooms", OptionList)
         options.clear_options()
         highlighted = None
+        self.room_labels = []
         for index, info in enumerate(rooms):
             label = Text(one_line(info.name) or "(name arriving)")
             if info.status == "waiting":
@@ -286,6 +281,7 @@ class HearthApp(App[int]):
             if unread:
                 label.append(f" ({unread})", style="bold yellow")
             options.add_option(Option(label, id=info.room))
+            self.room_labels.append(label.plain)
             if info.room == self.current:
                 highlighted = index
         options.highlighted = highlighted
@@ -305,6 +301,7 @@ class HearthApp(App[int]):
         if self.engine is None or self.current is None:
             members.update(Text(""))
             typing.update(Text(""))
+            self.members_text = self.typing_text = ""
             return
         text = Text()
         typists = []
@@ -325,11 +322,12 @@ class HearthApp(App[int]):
             for member in waiting:
                 text.append(f"… {member[:8]}\n", style="dim")
         members.update(text)
+        self.members_text = text.plain
+        self.typing_text = ""
         if typists:
             verb = "is" if len(typists) == 1 else "are"
-            typing.update(Text(f"{', '.join(typists)} {verb} typing…"))
-        else:
-            typing.update(Text(""))
+            self.typing_text = f"{', '.join(typists)} {verb} typing…"
+        typing.update(Text(self.typing_text))
 
     # --- input ------------------------------------------------------------------------------
 

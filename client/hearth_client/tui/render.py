@@ -75,7 +75,9 @@ def describe(event: ev.Event, name_of: dict[str, str]) -> str | None:
             return f"someone is waiting to come in (id {member[:8]}): /admit {member[:8]}"
         case ev.PseudonymChanged(member=member, pseudonym=pseudonym):
             old = name_of.get(member)
-            if old and old != pseudonym:
+            if not old:
+                return f"{member[:8]} is {one_line(pseudonym)}"
+            if old != pseudonym:
                 return f"{one_line(old)} is now {one_line(pseudonym)}"
             return None
         case ev.RoomJoined(epoch=epoch):

@@ -3,6 +3,7 @@ the "I need help" resources panel, and the blank screen shown by the quick exit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -20,17 +21,19 @@ NO_RESOURCES = (
 )
 
 
-class UnlockScreen(ModalScreen[tuple[str, str]]):
+class UnlockScreen(ModalScreen[None]):
     """First run: choose a server and a passphrase. Later: type the passphrase.
 
-    Dismisses with ``(server, passphrase)``; the app reports failures back through
-    :meth:`show_error` and keeps this screen up.
+    Calls ``submit(server, passphrase)``; the app reports a failure through
+    :meth:`show_error` and dismisses this screen once the profile is open.
     """
 
-    def __init__(self, *, create: bool, server: str) -> None:
+    def __init__(self, *, create: bool, server: str, submit: Callable[[str, str], None]) -> None:
         super().__init__()
+        self.submit = submit
         self.create = create
         self.server = server
+        self.error_text = ""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="unlock-box"):
@@ -52,6 +55,7 @@ class UnlockScreen(ModalScreen[tuple[str, str]]):
         self.query_one(target, Input).focus()
 
     def show_error(self, text: str) -> None:
+        self.error_text = text
         self.query_one("#unlock-error", Static).update(plain_text(text))
         self.query_one("#passphrase", Input).focus()
 
@@ -60,7 +64,7 @@ class UnlockScreen(ModalScreen[tuple[str, str]]):
         passphrase = self.query_one("#passphrase", Input).value
         if not self.create:
             if passphrase:
-                self.dismiss(("", passphrase))
+                self.submit("", passphrase)
             return
         server = self.query_one("#server", Input).value.strip()
         confirm = self.query_one("#confirm", Input).value
@@ -74,7 +78,7 @@ class UnlockScreen(ModalScreen[tuple[str, str]]):
         elif passphrase != confirm:
             self.show_error("the two passphrases differ")
         else:
-            self.dismiss((server, passphrase))
+            self.submit(server, passphrase)
 
 
 class ResourcesScreen(ModalScreen[None]):
