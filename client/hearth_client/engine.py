@@ -152,6 +152,7 @@ from hearth_core.frames import (
     Send,
     ServerFrame,
     Subscribe,
+    Subscribed,
     Synced,
     Typing,
     UploadKeyPackages,
@@ -541,7 +542,13 @@ class Engine:
             try:
                 await self._resume(session)
             except ServerRefusedError as exc:
-                self._emit(ev.EngineErrorEvent(exc.code, exc.message, session.room))
+                if exc.code in ("not_member", "banned") and session.status == "member":
+                    # Removed (or banned) while we were away (protocol.md §12.7).
+                    session.status = "left"
+                    session.save()
+                    self._emit(ev.RoomLeft(session.room, ev.LeaveReason.REMOVED))
+                else:
+                    self._emit(ev.EngineErrorEvent(exc.code, exc.message, session.room))
 
     async def _resume(self, session: RoomSession) -> None:
         session.synced = False
@@ -562,10 +569,17 @@ class Engine:
 
     async def _subscribe(self, session: RoomSession, *, wait_online: bool = True) -> None:
         session.synced = False
-        await self._conn.request(
-            Subscribe(room=session.room, identity=session.me, after=session.last_seq),
+        after = session.last_seq
+        answer = await self._conn.request(
+            Subscribe(room=session.room, identity=session.me, after=after),
             wait_online=wait_online,
         )
+        assert isinstance(answer, Subscribed)
+        if session.group is not None and answer.purged_through > after:
+            # Retention removed commits we never saw: too far behind to catch up
+            # message by message, so rejoin by external commit (protocol.md §10, §12.3).
+            session.needs_rejoin = True
+            self._after_processing(session)
         if session.is_facilitator or not session.online:
             self._spawn(session.room, self._refresh_members, session, wait_online)
 
