@@ -300,6 +300,10 @@ async def _check_commit(
             check_commit_message(group.view(), message, group.proposals)
         except RoomPeerError as exc:
             raise FrameError(ErrorCode.AUTHORITY_DENIED, f"{exc.code}: {exc}") from exc
+    if external_sender_index(after, hub.ds_public) is None:
+        raise FrameError(
+            ErrorCode.AUTHORITY_DENIED, "external_senders must keep the server's ds_key (§12)"
+        )
     welcome_to = await _check_welcome(hub, room, frame, effects.added)
     group_info = check_group_info(after, frame.group_info)
     admitted = tuple(
