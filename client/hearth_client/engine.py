@@ -163,7 +163,7 @@ from hearth_core.room_roles import Role, room_capabilities, room_extensions
 from hearth_core.room_state import Chat, Envelope, Me, RoomState, encode_envelope
 from hearth_mls.credential import Credential
 from hearth_mls.extension_payloads import ExternalSender
-from hearth_mls.framing import PublicMessage
+from hearth_mls.framing import PublicMessage, SenderType
 from hearth_mls.group import Group
 from hearth_mls.group_info import GroupInfo
 from hearth_mls.group_state import Phase
@@ -865,6 +865,10 @@ class Engine:
         """Commit for ``intent``, redoing it after a lost race; the seq of our commit."""
         async with self._locks[session.room]:
             for _attempt in range(MAX_COMMIT_ATTEMPTS):
+                if not session.is_facilitator and self._server_proposal_pending(session):
+                    # A member cannot commit the server's proposals and may not leave
+                    # them out here (protocol.md §12.7): a facilitator commits first.
+                    raise ClientUsageError("a removal by the server is pending; try again later")
                 proposals = self._proposals_for(session, intent)
                 if proposals is None:
                     session.intent = None
@@ -908,6 +912,13 @@ class Engine:
         # Remove (protocol.md §12.7), which the lowest remaining leaf does.
         if session.is_facilitator or self._lowest_committer(session):
             await self._commit(session, Intent("commit_proposals"))
+
+    @staticmethod
+    def _server_proposal_pending(session: RoomSession) -> bool:
+        group = session.group
+        if group is None:
+            return False
+        return any(c.sender.sender_type is SenderType.EXTERNAL for c in group.state.proposals)
 
     def _lowest_committer(self, session: RoomSession) -> bool:
         assert session.group is not None
