@@ -32,15 +32,23 @@ from hearth_client.keystore import Keystore, Membership
 from hearth_client.profile_envelope import decode_profile, is_profile
 from hearth_core.frames import Message
 from hearth_core.room_errors import RoomError
-from hearth_core.room_roles import Role, RoomRoles, check_before_processing, roles_of
+from hearth_core.room_roles import (
+    Role,
+    RoomRoles,
+    check_before_processing,
+    roles_of,
+    room_capabilities,
+)
 from hearth_core.room_state import Chat, Me, RoomState, apply_room_state, decode_envelope
 from hearth_mls.errors import MLSError
 from hearth_mls.framing import PublicMessage, SenderType
 from hearth_mls.group import Group
 from hearth_mls.group_state import Phase
+from hearth_mls.join import create_key_package
 from hearth_mls.mls_message import MLSMessage
 from hearth_mls.proposal_rules import members as tree_members
 from hearth_mls.proposals import Add, Proposal, Remove
+from hearth_mls.welcome_structs import Welcome
 
 Status = Literal["member", "waiting", "joining", "left"]
 IntentKind = Literal["remove", "add", "commit_proposals", "update"]
@@ -212,6 +220,49 @@ class RoomSession:
     def tree_hash(self) -> bytes:
         assert self.group is not None
         return self.group.state.context.tree_hash
+
+    # --- joining by Welcome (waiting room, protocol.md §12.3) ----------------------------
+
+    def new_key_packages(self, count: int) -> list[bytes]:
+        """Fresh one-time KeyPackages (RFC 9420 §10), private keys kept in the keystore."""
+        membership = self.membership
+        packages = []
+        for _ in range(count):
+            kp = create_key_package(
+                membership.auth_identity,
+                signature_priv=membership.signature_key,
+                capabilities=room_capabilities(),
+            )
+            self.keystore.add_key_package(membership.membership_id, kp)
+            packages.append(MLSMessage(kp.key_package).to_bytes())
+        return packages
+
+    def join_by_welcome(self, data: bytes, seq: int) -> bool:
+        """Join from a Welcome naming one of our KeyPackages (RFC 9420 §12.4.3.1).
+
+        False if it is not a Welcome or names none of ours; the KeyPackages are
+        discarded once one is used (one-time use, §10).
+        """
+        try:
+            welcome = MLSMessage.from_bytes(data).body
+        except MLSError:
+            return False
+        if not isinstance(welcome, Welcome):
+            return False
+        mine = set(self.keystore.key_package_refs(self.membership.membership_id))
+        for secret in welcome.secrets:
+            if secret.new_member in mine:
+                _, key_package = self.keystore.key_package(secret.new_member)
+                try:
+                    group = Group.join(welcome, key_package)
+                except MLSError:
+                    return False
+                self.last_seq = seq
+                self.attach(Group.from_bytes(group.to_bytes(), on_change=self._group_changed))
+                for ref in mine:
+                    self.keystore.discard_key_package(ref)
+                return True
+        return False
 
     # --- outgoing ----------------------------------------------------------------------
 
