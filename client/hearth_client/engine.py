@@ -376,12 +376,9 @@ class Engine:
                 and group.phase is Phase.PENDING_COMMIT
                 and not self._io.committing(session.room)
             ):
-                # A commit sent before a crash never got stored (it is not in the
-                # history): drop it and redo what it was for (protocol.md §12.4).
-                group.discard_pending_commit()
-                session.commit_id = None
-                if session.intent is not None:
-                    session.followups.add("retry_intent")
+                # A commit sent before a crash whose fate we never learned: resend it
+                # with its id (protocol.md §12.4) and follow what the server says.
+                self._spawn(session.room, self._io.resend_pending, session)
             self._after_processing(session)
         elif isinstance(frame, WelcomeFrame):
             self._on_welcome(session, frame)

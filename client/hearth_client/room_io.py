@@ -156,15 +156,15 @@ class RoomIO:
                     session.save()
                     return None
                 epoch = session.epoch
-                commit, welcome, group_info, commit_id = session.start_commit(proposals, intent)
+                frame = session.start_commit(proposals, intent)
                 try:
                     accepted = await self.conn.request(
                         CommitFrame(
                             room=session.room,
-                            id=commit_id,
-                            commit=commit,
-                            group_info=group_info,
-                            welcome=welcome,
+                            id=frame.id,
+                            commit=frame.commit,
+                            group_info=frame.group_info,
+                            welcome=frame.welcome,
                         )
                     )
                 except ServerRefusedError as exc:
@@ -199,6 +199,42 @@ class RoomIO:
             leaving.add(proposal.removed)
         staying = [i for i in session.roster().identities if i not in leaving]
         return bool(staying) and min(staying) == session.group.own_leaf
+
+    async def resend_pending(self, session: RoomSession) -> None:
+        """Resend a commit left pending by a crash, with its id (protocol.md §12.4, §8.3).
+
+        The server answers a commit it already stored as a duplicate; one it never
+        got is judged now. Either way our commit arrives in the room's order and is
+        merged, or the commit that won replaces it and the intent is redone.
+        """
+        async with self.locks[session.room]:
+            group, frame = session.group, session.pending
+            if group is None or group.phase is not Phase.PENDING_COMMIT:
+                return
+            if frame is None:
+                group.discard_pending_commit()
+            else:
+                epoch = session.epoch
+                try:
+                    accepted = await self.conn.request(
+                        CommitFrame(
+                            room=session.room,
+                            id=frame.id,
+                            commit=frame.commit,
+                            group_info=frame.group_info,
+                            welcome=frame.welcome,
+                        )
+                    )
+                except ServerRefusedError as exc:
+                    if exc.code != "stale_epoch":
+                        session.abandon_commit()
+                        raise
+                    await self.wait_epoch_after(session, epoch)
+                else:
+                    assert isinstance(accepted, CommitAccepted)
+                    await self.wait_seq(session, accepted.seq)
+        if session.intent is not None:
+            await self.commit(session, session.intent)
 
     async def external_join(self, session: RoomSession) -> None:
         """Join (or rejoin, replacing our old leaf) by external commit (RFC 9420 §12.4.3.2).

@@ -64,6 +64,15 @@ class Intent(msgspec.Struct, frozen=True):
     key_package: bytes = b""
 
 
+class PendingFrame(msgspec.Struct, frozen=True):
+    """Our commit in flight, kept to resend it with the same id (protocol.md §12.4, §8.3)."""
+
+    id: str
+    commit: bytes
+    group_info: bytes
+    welcome: bytes | None = None
+
+
 class SessionBlob(msgspec.Struct, frozen=True):
     """The sealed per-membership state (module doc)."""
 
@@ -73,7 +82,7 @@ class SessionBlob(msgspec.Struct, frozen=True):
     room_state: RoomState | None = None
     pseudonyms: dict[str, str] = {}
     intent: Intent | None = None
-    commit_id: str | None = None
+    pending: PendingFrame | None = None
     invite: str | None = None
 
 
@@ -107,7 +116,7 @@ class RoomSession:
         self.room_state = blob.room_state
         self.pseudonyms: dict[str, str] = dict(blob.pseudonyms)
         self.intent = blob.intent
-        self.commit_id = blob.commit_id
+        self.pending = blob.pending
         self.invite = blob.invite
         self.group: Group | None = None
         self.rosters: dict[int, Roster] = {}
@@ -142,7 +151,7 @@ class RoomSession:
             room_state=self.room_state,
             pseudonyms=self.pseudonyms,
             intent=self.intent,
-            commit_id=self.commit_id,
+            pending=self.pending,
             invite=self.invite if self.group is None else None,
         )
 
@@ -275,27 +284,26 @@ class RoomSession:
             self.own_sent[hashlib.sha256(payload).digest()] = (kind, text)
         return payload
 
-    def start_commit(
-        self, proposals: Sequence[Proposal], intent: Intent | None
-    ) -> tuple[bytes, bytes | None, bytes, str]:
-        """Create a pending commit (saved before it is sent); returns its frame parts."""
+    def start_commit(self, proposals: Sequence[Proposal], intent: Intent | None) -> PendingFrame:
+        """Create a pending commit, sealed to disk with its frame before it is sent."""
         assert self.group is not None
         self.intent = intent
-        self.commit_id = "c-" + secrets.token_hex(8)
+        self.pending = None
         force_path = intent is not None and intent.kind == "update"
         commit, welcome, created = self.group.commit(list(proposals), force_path=force_path)
-        group_info = MLSMessage(created.group_info).to_bytes()
-        return (
-            commit.to_bytes(),
-            welcome.to_bytes() if welcome is not None else None,
-            group_info,
-            self.commit_id,
+        self.pending = PendingFrame(
+            id="c-" + secrets.token_hex(8),
+            commit=commit.to_bytes(),
+            group_info=MLSMessage(created.group_info).to_bytes(),
+            welcome=welcome.to_bytes() if welcome is not None else None,
         )
+        self.save()
+        return self.pending
 
     def abandon_commit(self) -> None:
         """The server refused our commit for good: forget it and its intent."""
         self.intent = None
-        self.commit_id = None
+        self.pending = None
         if self.group is not None and self.group.phase is Phase.PENDING_COMMIT:
             self.group.discard_pending_commit()
         else:
@@ -424,6 +432,9 @@ class RoomSession:
             check_before_processing(group.state, message)
             received = group.process(message)
         except (RoomError, MLSError) as exc:
+            if frame.sender == self.me and not was_pending:
+                # Our own commit, whose pending state we no longer hold: rejoin.
+                self.needs_rejoin = True
             return [
                 ev.EngineErrorEvent(
                     "commit_refused", f"{type(exc).__name__}: {exc}", self.room, frame.seq
@@ -433,16 +444,12 @@ class RoomSession:
             self.followups.add("commit_proposals")
             return []
         # a commit
-        ours = frame.sender == self.me and was_pending and self.commit_id is not None
-        if ours or not was_pending:
-            pass
+        ours = frame.sender == self.me and was_pending and self.pending is not None
+        self.pending = None  # merged, or it lost the race to this commit
         if ours:
             self.intent = None
-            self.commit_id = None
-        else:
-            self.commit_id = None  # a pending commit of ours, if any, lost the race
-            if self.intent is not None:
-                self.followups.add("retry_intent")
+        elif self.intent is not None:
+            self.followups.add("retry_intent")
         out: list[ev.Event] = []
         committer = before.identities.get(body.content.sender.index or -1, frame.sender)
         if received.removed:
@@ -516,6 +523,7 @@ def add_proposal(key_package: bytes) -> Add:
 
 __all__ = [
     "Intent",
+    "PendingFrame",
     "RoomSession",
     "SessionBlob",
     "add_proposal",
