@@ -417,6 +417,8 @@ class RoomSession:
             return []
         body = message.body
         assert isinstance(body, PublicMessage)
+        if body.content.group_id != group.group_id:
+            return [ev.EngineErrorEvent("wrong_group", "a handshake of another group", self.room)]
         if body.content.epoch != group.epoch:
             if body.content.epoch > group.epoch:
                 self.needs_rejoin = True  # we missed a commit: too far behind

@@ -6,6 +6,7 @@ the engine's encrypted announcements (pseudonyms, room state).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from hearth_client import events as ev
 from hearth_client.errors import ClientUsageError
 
+from .conftest import TIMEOUT
 from .test_recovery import _converged, _room_with
 
 
@@ -63,3 +65,54 @@ async def test_ban_removes_through_a_server_proposal(engines: Any) -> None:
     await carol.send(room, "after the ban")
     assert (await ra.texts(room, 1))[-1] == "after the ban"
     assert "after the ban" not in [m.text for m in rb.messages(room)]
+
+
+async def test_memberships_are_unlinkable_across_rooms(engines: Any) -> None:
+    alice, _ = await engines("alice")
+    bob, rb = await engines("bob")
+    first = (await alice.create_room("first room", pseudonym="river-one")).room
+    second = (await alice.create_room("second room", pseudonym="river-two")).room
+    invite = await alice.create_invite(second)
+    await bob.join(invite.code, pseudonym="willow-by-the-brook")
+    await rb.until(lambda: len(bob.members(second)) == 2)
+    ids = {alice.room(first).me, alice.room(second).me}
+    assert len(ids) == 2  # a fresh auth identity per membership
+    keys = {alice.fingerprint(first), alice.fingerprint(second)}
+    assert len(keys) == 2  # and a fresh MLS signature key
+    memberships = alice._keystore.memberships()
+    assert len({m.auth_key for m in memberships}) == len(memberships) == 2
+    assert len({m.signature_key for m in memberships}) == 2
+    # What bob can see of alice in the second room says nothing about the first.
+    seen = {m.member for m in bob.members(second)} | {m.fingerprint for m in bob.members(second)}
+    assert alice.room(first).me not in seen
+    assert alice.fingerprint(first) not in seen
+
+
+async def test_events_async_iterator_delivers_in_order(engines: Any) -> None:
+    alice, _ = await engines("alice")
+    room = (await alice.create_room("iter room", pseudonym="river-runs-deep")).room
+    bob, rb = await engines("bob")
+    await bob.join((await alice.create_invite(room)).code, pseudonym="willow-by-the-brook")
+    await rb.wait_for(lambda e: isinstance(e, ev.Synced) and e.room == room)
+    stream = alice.events()
+    got: list[str] = []
+
+    async def read() -> None:
+        async for event in stream:
+            if isinstance(event, ev.MessageReceived) and not event.own:
+                got.append(event.text)
+                if len(got) == 3:
+                    return
+
+    reader = asyncio.ensure_future(read())
+    await asyncio.sleep(0)  # the iterator subscribes on its first step
+    for text in ["one", "two", "three"]:
+        await bob.send(room, text)
+    async with asyncio.timeout(TIMEOUT):
+        await reader
+    await stream.aclose()
+    assert got == ["one", "two", "three"]
+    assert alice.room(room).unread == 3
+    alice.mark_read(room)
+    assert alice.room(room).unread == 0
+    assert [m.text for m in alice.history(room)][-3:] == ["one", "two", "three"]
