@@ -449,12 +449,17 @@ class Engine:
         if session.status == "left":
             return
         if session.status == "waiting":
-            invite = session.invite
-            if invite is not None:
-                await self._conn.request(
-                    Join(identity=session.me, invite=invite, pseudonym=SERVER_PSEUDONYM),
-                    wait_online=False,
-                )
+            # Bind the room again (protocol.md §3.3): an identity already in the room
+            # gets its current status and uses nothing of the invite (§4.5).
+            if session.invite is None:
+                return
+            joined = await self._conn.request(
+                Join(identity=session.me, invite=session.invite, pseudonym=SERVER_PSEUDONYM),
+                wait_online=False,
+            )
+            if isinstance(joined, Joined) and joined.status == "member":
+                # Admitted while we were away: the Welcome comes first on subscribe (§12.4).
+                await self._subscribe(session, wait_online=False)
             return
         await self._subscribe(session, wait_online=False)  # binds the room (§3.3)
         if session.group is None:

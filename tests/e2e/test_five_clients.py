@@ -22,7 +22,7 @@ from hearth_client.engine import Engine
 from hearth_mls.errors import MLSError
 from hearth_mls.mls_message import MLSMessage
 
-from .conftest import Recorder, ServerHandle
+from .conftest import PASSPHRASE, Recorder, ServerHandle, quick_backoff
 
 NAME = "Thursday night circle"
 TOPIC = "sleep after the deployment"
@@ -209,3 +209,31 @@ async def test_waiting_room_admission_by_welcome(engines: Any, waiting_room: boo
     await rb.until(lambda: bob.room(room).name == "quiet room")
     assert alice.tree_hash(room) == bob.tree_hash(room)
     assert alice.safety_number(room, bob_id) == bob.safety_number(room, alice.room(room).me)
+
+
+async def test_admitted_while_offline_gets_in_on_restart(
+    engines: Any, server: ServerHandle, tmp_path: Path
+) -> None:
+    alice, ra = await engines("alice")
+    bob, _ = await engines("bob")
+    room = (
+        await alice.create_room("quiet room", pseudonym="river-runs-deep", waiting_room=True)
+    ).room
+    invite = await alice.create_invite(room)
+    bob_id = (await bob.join(invite.code, pseudonym="willow-by-the-brook")).me
+    await ra.wait_for(lambda e: isinstance(e, ev.MemberWaiting) and e.member == bob_id)
+    await bob.close()
+    await alice.admit(room, bob_id)
+    await alice.send(room, "welcome while you were away")
+    revived = await Engine.open_profile(
+        tmp_path / "bob", PASSPHRASE, server=server.url, reconnect_delays=quick_backoff
+    )
+    rr = Recorder(revived)
+    await revived.start()
+    try:
+        await rr.wait_for(lambda e: isinstance(e, ev.RoomJoined) and e.room == room)
+        assert await rr.texts(room, 1) == ["welcome while you were away"]
+        assert revived.room(room).status == "member"
+        assert revived.tree_hash(room) == alice.tree_hash(room)
+    finally:
+        await revived.close()
