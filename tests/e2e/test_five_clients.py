@@ -124,6 +124,7 @@ async def test_five_clients_many_epochs_no_leaks(
 
     # erin leaves by herself (epoch 6): a self-Remove proposal a member commits.
     erin_id = erin.room(room).me
+    said_before_erin_left = len(said)
     await erin.leave(room)
     for recorder in (ra, rb, rc):
         await recorder.wait_for(lambda e: isinstance(e, ev.MemberLeft) and e.member == erin_id)
@@ -142,6 +143,14 @@ async def test_five_clients_many_epochs_no_leaks(
     assert [m.text for m in ra.messages(room)] == said
     bob_texts = [m.text for m in rb.messages(room)]
     assert bob_texts == said[said.index("hello from willow-by-the-brook") :]
+    carol_texts = [m.text for m in rc.messages(room)]
+    assert carol_texts == said[said.index("hello from fern-in-the-shade") :]
+    dave_start = said.index("hello from ash-after-rain")
+    assert [m.text for m in rd.messages(room)] == said[
+        dave_start : said.index("dave is gone (epoch 5)")
+    ]
+    erin_start = said.index("hello from birch-at-dawn")
+    assert [m.text for m in re_.messages(room)] == said[erin_start:said_before_erin_left]
     # dave saw nothing sent after his removal, and cannot decrypt it by hand.
     dave_texts = [m.text for m in rd.messages(room)]
     assert "dave is gone (epoch 5)" not in dave_texts
