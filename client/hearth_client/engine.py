@@ -3,16 +3,23 @@
 One :class:`Engine` is one profile (a passphrase-protected keystore, see
 :mod:`hearth_client.keystore`) talking to one server over one websocket
 (:mod:`hearth_client.connection`), with one MLS group per room
-(:mod:`hearth_client.room_session`). Everything is asyncio; every method that
-talks to the server is a coroutine and raises from :mod:`hearth_client.errors`.
+(:mod:`hearth_client.room_session`), messages and commits sent with their
+retries by :mod:`hearth_client.room_io`, and the UI's data types in
+:mod:`hearth_client.views`. Everything is asyncio; every method that talks to
+the server is a coroutine and raises from :mod:`hearth_client.errors`
+(keystore errors such as ``WrongPassphraseError`` come from the keystore).
 
 API (the contract for the TUI and CLI)::
 
     from hearth_client.engine import Engine, RoomInfo, MemberView, Invite, SentMessage
     from hearth_client import events
 
-    engine = await Engine.create_profile(home, passphrase, server="ws://host:port/ws")
-    engine = await Engine.open_profile(home, passphrase, server=None)  # server from profile
+    engine = await Engine.create_profile(home: Path, passphrase: str, *, server: str,
+                                         kdf: KdfParams | None = None,
+                                         reconnect_delays=None)  # KeystoreUsageError if exists
+    engine = await Engine.open_profile(home: Path, passphrase: str, *, server: str | None = None,
+                                       reconnect_delays=None)  # server None: the profile's
+        # WrongPassphraseError, KeystoreCorruptError...; ClientUsageError if no server known
     async with engine:                          # start(): connect, resume every room
         ...                                     # close(): OFFLINE, keystore closed
 
@@ -75,10 +82,17 @@ Data types (frozen dataclasses):
 - ``Invite(room, invite_id, code, link, expires_at, max_uses, waiting_room)``.
 - ``SentMessage(room, seq, ts, id)``.
 
-Fingerprints: ``fingerprint`` is SHA-256 of the member's MLS leaf signature key
-(RFC 9420 §7.2), the first 20 bytes rendered as 12 groups of 5 decimal digits
-(like Signal's safety numbers); ``safety_number`` combines my fingerprint and
-theirs in sorted order, so both sides see the same 24 groups.
+Fingerprints: ``fingerprint`` is SHA-256("hearth-fingerprint-v1" 0x00 || the
+member's MLS leaf signature key, RFC 9420 §7.2), its first 24 bytes as 12
+big-endian 16-bit numbers written as 5 decimal digits each ("01234 56789 ...");
+``safety_number`` is my fingerprint and theirs in sorted order, so both sides
+see the same 24 groups. Keys are per membership, so fingerprints do not link
+rooms.
+
+Member ids (``member``, ``RoomInfo.me``) are the unpadded URL-safe base64 of
+the 32-byte room identity (:func:`hearth_client.events.member_id`); pseudonyms,
+the room's name, topic and guidelines travel only inside the group, encrypted
+(the server is told the pseudonym "member").
 
 Events (:mod:`hearth_client.events`): ConnectionChanged, MessageReceived,
 MemberJoined, MemberLeft, MemberWaiting, PseudonymChanged, RoomJoined, RoomLeft,

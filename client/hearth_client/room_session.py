@@ -94,13 +94,13 @@ class Roster:
 
 
 def fingerprint_of(signature_key: bytes) -> str:
-    """SHA-256 of a leaf signature key (RFC 9420 §7.2): 12 groups of 5 digits."""
+    """A member's fingerprint: 12 groups of 5 digits from its leaf signature key.
+
+    SHA-256("hearth-fingerprint-v1" || 0x00 || key), RFC 9420 §7.2 key; its first
+    24 bytes as 12 big-endian 16-bit numbers, each written as 5 decimal digits.
+    """
     digest = hashlib.sha256(b"hearth-fingerprint-v1\x00" + signature_key).digest()
-    groups = []
-    for i in range(12):
-        chunk = int.from_bytes(digest[i * 2 + i // 2 : i * 2 + i // 2 + 3], "big")
-        groups.append(f"{chunk % 100000:05d}")
-    return " ".join(groups)
+    return " ".join(f"{int.from_bytes(digest[i : i + 2], 'big'):05d}" for i in range(0, 24, 2))
 
 
 class RoomSession:
