@@ -137,6 +137,7 @@ from hearth_client.room_session import (
     RoomSession,
     SessionBlob,
     fingerprint_of,
+    new_room_group,
 )
 from hearth_client.views import (
     Invite,
@@ -177,10 +178,7 @@ from hearth_core.frames import (
     WelcomeFrame,
 )
 from hearth_core.frames import Error as ErrorFrame
-from hearth_core.room_roles import room_extensions
 from hearth_core.room_state import Chat, Envelope, Me, RoomState, encode_envelope
-from hearth_mls.credential import Credential
-from hearth_mls.extension_payloads import ExternalSender
 from hearth_mls.group import Group
 from hearth_mls.group_state import Phase
 from hearth_mls.mls_message import MLSMessage
@@ -406,17 +404,9 @@ class Engine:
                 if member == session.me and session.group is None:
                     self._spawn(session.room, self._subscribe, session)
         elif isinstance(frame, Presence):
-            if frame.online:
-                session.online.add(frame.identity)
-            else:
-                session.online.discard(frame.identity)
-            self._emit(ev.PresenceChanged(session.room, ev.member_id(frame.identity), frame.online))
+            self._emit(session.presence(frame.identity, frame.online))
         elif isinstance(frame, MemberTyping):
-            if frame.active:
-                session.typing.add(frame.identity)
-            else:
-                session.typing.discard(frame.identity)
-            self._emit(ev.TypingChanged(session.room, ev.member_id(frame.identity), frame.active))
+            self._emit(session.typing_changed(frame.identity, frame.active))
         elif isinstance(frame, KeyPackageStock) and frame.low:
             self._spawn(session.room, self._top_up, session)
 
@@ -528,12 +518,7 @@ class Engine:
         if hello.ds_key is None:
             raise RoomProtocolError("the server has no Delivery Service key (protocol.md §12)")
         identity = membership.auth_identity
-        senders = [ExternalSender(hello.ds_key, Credential.basic(b"hearth-ds"))]
-        group = Group.create(
-            identity,
-            extensions=room_extensions(identity, senders),
-            signature_priv=membership.signature_key,
-        )
+        group = new_room_group(membership, hello.ds_key)
         try:
             created = await self._conn.request(
                 CreateRoom(
@@ -662,13 +647,7 @@ class Engine:
         session = self._active(room)
         if not session.is_facilitator:
             raise ClientUsageError("only a facilitator sets the room's name, topic and guidelines")
-        old = session.room_state
-        state = RoomState(
-            revision=(old.revision + 1) if old else 1,
-            name=name if name is not None else (old.name if old else "room"),
-            topic=topic if topic is not None else (old.topic if old else ""),
-            guidelines=guidelines if guidelines is not None else (old.guidelines if old else ""),
-        )
+        state = session.next_room_state(name, topic, guidelines)
         await self._io.send_plain(session, encode_envelope(state))
 
     async def _announce(self, session: RoomSession) -> None:

@@ -38,9 +38,12 @@ from hearth_core.room_roles import (
     check_before_processing,
     roles_of,
     room_capabilities,
+    room_extensions,
 )
 from hearth_core.room_state import Chat, Me, RoomState, apply_room_state, decode_envelope
+from hearth_mls.credential import Credential
 from hearth_mls.errors import MLSError
+from hearth_mls.extension_payloads import ExternalSender
 from hearth_mls.framing import PublicMessage, SenderType
 from hearth_mls.group import Group
 from hearth_mls.group_state import Phase
@@ -229,6 +232,28 @@ class RoomSession:
     def tree_hash(self) -> bytes:
         assert self.group is not None
         return self.group.state.context.tree_hash
+
+    def presence(self, identity: bytes, online: bool) -> ev.PresenceChanged:
+        """protocol.md §4.8 ``presence``: ephemeral, never stored."""
+        (self.online.add if online else self.online.discard)(identity)
+        return ev.PresenceChanged(self.room, ev.member_id(identity), online)
+
+    def typing_changed(self, identity: bytes, active: bool) -> ev.TypingChanged:
+        """protocol.md §4.8 ``member_typing``: ephemeral, never stored."""
+        (self.typing.add if active else self.typing.discard)(identity)
+        return ev.TypingChanged(self.room, ev.member_id(identity), active)
+
+    def next_room_state(
+        self, name: str | None, topic: str | None, guidelines: str | None
+    ) -> RoomState:
+        """The room state with the given fields changed and the next revision."""
+        old = self.room_state
+        return RoomState(
+            revision=(old.revision + 1) if old else 1,
+            name=name if name is not None else (old.name if old else "room"),
+            topic=topic if topic is not None else (old.topic if old else ""),
+            guidelines=guidelines if guidelines is not None else (old.guidelines if old else ""),
+        )
 
     # --- joining by Welcome (waiting room, protocol.md §12.3) ----------------------------
 
@@ -506,6 +531,18 @@ def after_tree_hash(group: Group) -> bytes:
     return group.state.context.tree_hash
 
 
+def new_room_group(membership: Membership, ds_key: bytes) -> Group:
+    """A one-member group for a new room (protocol.md §12.2): the creator is its first
+    facilitator, and the server's key is its external sender (RFC 9420 §12.1.8.1)."""
+    identity = membership.auth_identity
+    senders = [ExternalSender(ds_key, Credential.basic(b"hearth-ds"))]
+    return Group.create(
+        identity,
+        extensions=room_extensions(identity, senders),
+        signature_priv=membership.signature_key,
+    )
+
+
 def remove_proposal(session: RoomSession, member: bytes) -> Remove:
     leaf = session.leaf_of(member)
     if leaf is None:
@@ -530,5 +567,6 @@ __all__ = [
     "SessionBlob",
     "add_proposal",
     "fingerprint_of",
+    "new_room_group",
     "remove_proposal",
 ]
