@@ -267,3 +267,20 @@ def test_a_welcome_for_someone_else_is_refused(stores: list[Keystore]) -> None:
     assert stranger.join_by_welcome(welcome.to_bytes(), 2)
     assert stranger.epoch == 1
     assert stores[2].key_package_refs(stranger.membership.membership_id) == ()
+
+
+def test_a_commit_from_a_later_epoch_marks_the_member_behind(stores: list[Keystore]) -> None:
+    log = Log()
+    alice = create(stores[0])
+    bob = member(stores[1], "willow")
+    join(bob, alice, log, [alice])
+    assert alice.group is not None
+    first, _, _ = alice.group.commit([], force_path=True)
+    alice.group.merge_pending_commit()
+    log.add(alice.me, first.to_bytes(), MessageKind.COMMIT, 1)  # bob never gets this one
+    second, _, _ = alice.group.commit([], force_path=True)
+    frame = log.add(alice.me, second.to_bytes(), MessageKind.COMMIT, 2)
+    events = bob.handle(frame)
+    assert [e.code for e in events if isinstance(e, ev.EngineErrorEvent)] == ["behind"]
+    assert bob.needs_rejoin
+    assert bob.epoch == 1
