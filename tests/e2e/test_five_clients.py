@@ -46,6 +46,12 @@ def _server_bytes(db: Path) -> bytes:
     return data
 
 
+def _profile_bytes(root: Path, db: Path) -> bytes:
+    """Every file of every client profile under ``root`` (the server's files excluded)."""
+    files = [p for p in sorted(root.rglob("*")) if p.is_file() and not p.name.startswith(db.name)]
+    return b"".join(p.read_bytes() for p in files)
+
+
 async def _all_have(recorders: list[Recorder], room: str, texts: list[str]) -> None:
     for recorder in recorders:
         await recorder.until(
@@ -54,7 +60,7 @@ async def _all_have(recorders: list[Recorder], room: str, texts: list[str]) -> N
 
 
 async def test_five_clients_many_epochs_no_leaks(
-    engines: Any, server: ServerHandle, server_logs: io.StringIO
+    engines: Any, server: ServerHandle, server_logs: io.StringIO, tmp_path: Path
 ) -> None:
     alice, ra = await engines("alice")
     bob, rb = await engines("bob")
@@ -193,6 +199,11 @@ async def test_five_clients_many_epochs_no_leaks(
         assert secret not in stored, "the server's database holds a secret"
         assert secret not in logs, "the server's logs hold a secret"
     assert len(stored) > 0
+    # Nor do the clients' profile directories: everything there is sealed.
+    profiles = _profile_bytes(tmp_path, db)
+    assert len(profiles) > 0
+    for secret in [NAME.encode(), TOPIC.encode(), *(text.encode() for text in said)]:
+        assert secret not in profiles, "a profile holds plaintext"
     await server.start()  # the fixture stops it again
 
 
