@@ -193,9 +193,20 @@ class Connection:
                 log.exception("frame handler failed for a %s frame", type(frame).__name__)
 
     async def _go_online(self) -> None:
-        for key in list(self._identities()):
-            await self.authenticate(key)
-        await self._on_online()
+        try:
+            for key in list(self._identities()):
+                try:
+                    await self.authenticate(key)
+                except ServerRefusedError as exc:  # e.g. limit_exceeded (protocol.md §3.2)
+                    log.warning("an identity was not authenticated: %s", exc.code)
+            await self._on_online()
+        except NotConnectedError:
+            # The socket dropped while going online; the reader loop reconnects.
+            log.info("connection lost while going online")
+            ws = self._ws
+            if ws is not None:
+                await ws.close()
+            return
         self._online.set()
         self._set_state(ConnectionState.ONLINE)
 

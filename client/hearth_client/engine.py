@@ -3,16 +3,23 @@
 One :class:`Engine` is one profile (a passphrase-protected keystore, see
 :mod:`hearth_client.keystore`) talking to one server over one websocket
 (:mod:`hearth_client.connection`), with one MLS group per room
-(:mod:`hearth_client.room_session`). Everything is asyncio; every method that
-talks to the server is a coroutine and raises from :mod:`hearth_client.errors`.
+(:mod:`hearth_client.room_session`), messages and commits sent with their
+retries by :mod:`hearth_client.room_io`, and the UI's data types in
+:mod:`hearth_client.views`. Everything is asyncio; every method that talks to
+the server is a coroutine and raises from :mod:`hearth_client.errors`
+(keystore errors such as ``WrongPassphraseError`` come from the keystore).
 
 API (the contract for the TUI and CLI)::
 
     from hearth_client.engine import Engine, RoomInfo, MemberView, Invite, SentMessage
     from hearth_client import events
 
-    engine = await Engine.create_profile(home, passphrase, server="ws://host:port/ws")
-    engine = await Engine.open_profile(home, passphrase, server=None)  # server from profile
+    engine = await Engine.create_profile(home: Path, passphrase: str, *, server: str,
+                                         kdf: KdfParams | None = None,
+                                         reconnect_delays=None)  # KeystoreUsageError if exists
+    engine = await Engine.open_profile(home: Path, passphrase: str, *, server: str | None = None,
+                                       reconnect_delays=None)  # server None: the profile's
+        # WrongPassphraseError, KeystoreCorruptError...; ClientUsageError if no server known
     async with engine:                          # start(): connect, resume every room
         ...                                     # close(): OFFLINE, keystore closed
 
@@ -57,12 +64,14 @@ API (the contract for the TUI and CLI)::
     engine.rooms() -> list[RoomInfo]
     engine.room(room: str) -> RoomInfo                          # ClientUsageError if unknown
     engine.members(room: str) -> list[MemberView]
+    engine.mark_read(room: str) -> None                         # RoomInfo.unread back to 0
     engine.waiting(room: str) -> list[str]                      # member ids (facilitators)
     engine.history(room: str) -> list[events.MessageReceived]   # this session only, in memory
     engine.fingerprint(room: str, member: str | None = None) -> str   # None: my own
     engine.safety_number(room: str, member: str) -> str
     engine.tree_hash(room: str) -> bytes                        # equal on converged members
     engine.stats -> dict[str, int]                              # commit_races_lost, rejoins
+    engine.group_state(room: str) -> Group | None               # diagnostics/tests, read-only
 
 Data types (frozen dataclasses):
 
@@ -73,10 +82,17 @@ Data types (frozen dataclasses):
 - ``Invite(room, invite_id, code, link, expires_at, max_uses, waiting_room)``.
 - ``SentMessage(room, seq, ts, id)``.
 
-Fingerprints: ``fingerprint`` is SHA-256 of the member's MLS leaf signature key
-(RFC 9420 §7.2), the first 20 bytes rendered as 12 groups of 5 decimal digits
-(like Signal's safety numbers); ``safety_number`` combines my fingerprint and
-theirs in sorted order, so both sides see the same 24 groups.
+Fingerprints: ``fingerprint`` is SHA-256("hearth-fingerprint-v1" 0x00 || the
+member's MLS leaf signature key, RFC 9420 §7.2), its first 24 bytes as 12
+big-endian 16-bit numbers written as 5 decimal digits each ("01234 56789 ...");
+``safety_number`` is my fingerprint and theirs in sorted order, so both sides
+see the same 24 groups. Keys are per membership, so fingerprints do not link
+rooms.
+
+Member ids (``member``, ``RoomInfo.me``) are the unpadded URL-safe base64 of
+the 32-byte room identity (:func:`hearth_client.events.member_id`); pseudonyms,
+the room's name, topic and guidelines travel only inside the group, encrypted
+(the server is told the pseudonym "member").
 
 Events (:mod:`hearth_client.events`): ConnectionChanged, MessageReceived,
 MemberJoined, MemberLeft, MemberWaiting, PseudonymChanged, RoomJoined, RoomLeft,
@@ -94,14 +110,11 @@ written to disk.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import hashlib
 import json
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -118,22 +131,28 @@ from hearth_client.errors import (
 )
 from hearth_client.keystore import KdfParams, Keystore, Membership, atomic_write
 from hearth_client.profile_envelope import encode_profile
+from hearth_client.room_io import REQUEST_TIMEOUT, RoomIO
 from hearth_client.room_session import (
     Intent,
     RoomSession,
     SessionBlob,
-    add_proposal,
     fingerprint_of,
+    new_room_group,
+)
+from hearth_client.views import (
+    Invite,
+    MemberView,
+    RoomInfo,
+    SentMessage,
+    member_views,
+    parse_invite,
+    room_info,
+    safety_number,
 )
 from hearth_core.frames import (
-    Ack,
     ClaimKeyPackage,
-    CommitAccepted,
-    CommitFrame,
     CreateInvite,
     CreateRoom,
-    GetGroupInfo,
-    GroupInfoFrame,
     InviteCreated,
     Join,
     Joined,
@@ -152,104 +171,24 @@ from hearth_core.frames import (
     Send,
     ServerFrame,
     Subscribe,
+    Subscribed,
     Synced,
     Typing,
     UploadKeyPackages,
     WelcomeFrame,
 )
 from hearth_core.frames import Error as ErrorFrame
-from hearth_core.room_roles import Role, room_capabilities, room_extensions
 from hearth_core.room_state import Chat, Envelope, Me, RoomState, encode_envelope
-from hearth_mls.credential import Credential
-from hearth_mls.extension_payloads import ExternalSender
-from hearth_mls.framing import PublicMessage
 from hearth_mls.group import Group
-from hearth_mls.group_info import GroupInfo
 from hearth_mls.group_state import Phase
-from hearth_mls.join import create_key_package, external_join
 from hearth_mls.mls_message import MLSMessage
-from hearth_mls.proposal_rules import members as tree_members
-from hearth_mls.proposals import Proposal, Remove
-from hearth_mls.tree_nodes import ratchet_tree_from_bytes
-from hearth_mls.welcome_structs import Welcome
 
 log = logging.getLogger("hearth_client.engine")
 
 PROFILE_FILE = "profile.json"
 #: The pseudonym the server is told: it never learns the real one (protocol.md §12).
 SERVER_PSEUDONYM = "member"
-#: How many times a commit is redone after losing its epoch (protocol.md §12.4).
-MAX_COMMIT_ATTEMPTS = 8
 KEY_PACKAGE_BATCH = 5
-REQUEST_TIMEOUT = 20.0
-_INVITE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
-
-
-@dataclass(frozen=True, slots=True)
-class RoomInfo:
-    room: str
-    name: str
-    topic: str
-    guidelines: str
-    epoch: int
-    role: Role
-    status: str
-    pseudonym: str
-    me: str
-    last_seq: int
-    unread: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class MemberView:
-    member: str
-    pseudonym: str
-    role: Role
-    online: bool
-    typing: bool
-    fingerprint: str
-    me: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Invite:
-    room: str
-    invite_id: str
-    code: str
-    link: str
-    expires_at: int
-    max_uses: int
-    waiting_room: bool
-
-
-@dataclass(frozen=True, slots=True)
-class SentMessage:
-    room: str
-    seq: int
-    ts: int
-    id: str
-
-
-def parse_invite(text: str) -> tuple[str | None, str]:
-    """``(server or None, code)`` from an invite code or link (module doc)."""
-    text = text.strip()
-    server: str | None = None
-    if "#" in text:
-        server, _, text = text.rpartition("#")
-        if not server.startswith(("ws://", "wss://")):
-            raise InvalidInviteError("an invite link starts with ws:// or wss:// and ends in #code")
-    if len(text) != 43 or not set(text) <= _INVITE_CHARS:
-        raise InvalidInviteError("an invite code is 43 characters of A-Z, a-z, 0-9, '_' and '-'")
-    return server, text
-
-
-def safety_number(a: str, b: str) -> str:
-    """Both sides' fingerprints in sorted order: the same 24 groups on both screens."""
-    return " ".join(sorted([a, b]))
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 class Engine:
@@ -265,14 +204,11 @@ class Engine:
         self._keystore = keystore
         self.server = server
         self._sessions: dict[str, RoomSession] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._changed: dict[str, asyncio.Event] = {}
         self._history: dict[str, list[ev.MessageReceived]] = {}
+        self._unread: dict[str, int] = {}
         self._listeners: list[Callable[[ev.Event], None]] = []
         self._queues: list[asyncio.Queue[ev.Event]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
-        #: Counters for diagnostics: commits redone after losing their epoch.
-        self.stats: dict[str, int] = {"commit_races_lost": 0, "rejoins": 0}
         self._conn = Connection(
             server,
             identities=self._identity_keys,
@@ -281,6 +217,7 @@ class Engine:
             on_state=self._on_state,
             reconnect_delays=reconnect_delays,
         )
+        self._io = RoomIO(self._conn)
         for membership in keystore.memberships():
             if membership.server == server and membership.room_id is not None:
                 session = RoomSession.load(keystore, membership)
@@ -347,6 +284,11 @@ class Engine:
         await self.close()
 
     @property
+    def stats(self) -> dict[str, int]:
+        """Diagnostic counters: ``commit_races_lost``, ``rejoins``."""
+        return self._io.stats
+
+    @property
     def connection_state(self) -> ev.ConnectionState:
         return self._conn.state
 
@@ -368,6 +310,8 @@ class Engine:
     def _emit(self, event: ev.Event) -> None:
         if isinstance(event, ev.MessageReceived):
             self._history.setdefault(event.room, []).append(event)
+            if not event.own:
+                self._unread[event.room] = self._unread.get(event.room, 0) + 1
         for callback in list(self._listeners):
             try:
                 callback(event)
@@ -400,8 +344,7 @@ class Engine:
 
     def _add_session(self, session: RoomSession) -> None:
         self._sessions[session.room] = session
-        self._locks.setdefault(session.room, asyncio.Lock())
-        self._changed.setdefault(session.room, asyncio.Event())
+        self._io.register(session.room)
 
     def _session(self, room: str) -> RoomSession:
         session = self._sessions.get(room)
@@ -421,24 +364,6 @@ class Engine:
         return [
             s.membership.auth_private_key for s in self._sessions.values() if s.status != "left"
         ]
-
-    async def _wait(self, session: RoomSession, predicate: Callable[[], bool]) -> None:
-        changed = self._changed[session.room]
-        async with asyncio.timeout(REQUEST_TIMEOUT):
-            while not predicate():
-                changed.clear()
-                await changed.wait()
-
-    async def _wait_epoch_after(self, session: RoomSession, epoch: int) -> None:
-        await self._wait(session, lambda: session.epoch != epoch)
-
-    async def _wait_seq(self, session: RoomSession, seq: int) -> None:
-        await self._wait(session, lambda: session.last_seq >= seq)
-
-    def _notify(self, room: str) -> None:
-        event = self._changed.get(room)
-        if event is not None:
-            event.set()
 
     # --- incoming frames (in arrival order, in the reader loop: no awaiting) ----------------
 
@@ -461,14 +386,11 @@ class Engine:
             if (
                 group is not None
                 and group.phase is Phase.PENDING_COMMIT
-                and not self._locks[session.room].locked()
+                and not self._io.committing(session.room)
             ):
-                # A commit sent before a crash never got stored (it is not in the
-                # history): drop it and redo what it was for (protocol.md §12.4).
-                group.discard_pending_commit()
-                session.commit_id = None
-                if session.intent is not None:
-                    session.followups.add("retry_intent")
+                # A commit sent before a crash whose fate we never learned: resend it
+                # with its id (protocol.md §12.4) and follow what the server says.
+                self._spawn(session.room, self._io.resend_pending, session)
             self._after_processing(session)
         elif isinstance(frame, WelcomeFrame):
             self._on_welcome(session, frame)
@@ -482,23 +404,15 @@ class Engine:
                 if member == session.me and session.group is None:
                     self._spawn(session.room, self._subscribe, session)
         elif isinstance(frame, Presence):
-            if frame.online:
-                session.online.add(frame.identity)
-            else:
-                session.online.discard(frame.identity)
-            self._emit(ev.PresenceChanged(session.room, ev.member_id(frame.identity), frame.online))
+            self._emit(session.presence(frame.identity, frame.online))
         elif isinstance(frame, MemberTyping):
-            if frame.active:
-                session.typing.add(frame.identity)
-            else:
-                session.typing.discard(frame.identity)
-            self._emit(ev.TypingChanged(session.room, ev.member_id(frame.identity), frame.active))
+            self._emit(session.typing_changed(frame.identity, frame.active))
         elif isinstance(frame, KeyPackageStock) and frame.low:
             self._spawn(session.room, self._top_up, session)
 
     def _after_processing(self, session: RoomSession) -> None:
-        self._notify(session.room)
-        if session.needs_rejoin and not self._locks[session.room].locked():
+        self._io.notify(session.room)
+        if session.needs_rejoin and not self._io.committing(session.room):
             session.needs_rejoin = False
             self._spawn(session.room, self._rejoin, session)
             return
@@ -513,47 +427,43 @@ class Engine:
     def _on_welcome(self, session: RoomSession, frame: WelcomeFrame) -> None:
         if session.group is not None:
             return
-        message = MLSMessage.from_bytes(frame.welcome)
-        welcome = message.body
-        if not isinstance(welcome, Welcome):
-            self._emit(ev.EngineErrorEvent("welcome_invalid", "not a Welcome", session.room))
+        if not session.join_by_welcome(frame.welcome, frame.seq):
+            self._emit(ev.EngineErrorEvent("welcome_invalid", "not a Welcome for us", session.room))
             return
-        refs = set(self._keystore.key_package_refs(session.membership.membership_id))
-        for secret in welcome.secrets:
-            if secret.new_member in refs:
-                _, kp = self._keystore.key_package(secret.new_member)
-                group = Group.join(welcome, kp)
-                session.last_seq = frame.seq
-                session.attach(Group.from_bytes(group.to_bytes(), on_change=session._group_changed))
-                for ref in refs:
-                    self._keystore.discard_key_package(ref)
-                self._emit(ev.RoomJoined(session.room, group.epoch))
-                session.followups.add("announce")
-                # History after the Welcome's commit (protocol.md §12.4).
-                self._spawn(session.room, self._subscribe, session)
-                return
-        self._emit(
-            ev.EngineErrorEvent("welcome_invalid", "names none of our KeyPackages", session.room)
-        )
+        self._emit(ev.RoomJoined(session.room, session.epoch))
+        session.followups.add("announce")
+        # History after the Welcome's commit (protocol.md §12.4).
+        self._spawn(session.room, self._subscribe, session)
 
     async def _on_online(self) -> None:
         for session in list(self._sessions.values()):
             try:
                 await self._resume(session)
             except ServerRefusedError as exc:
-                self._emit(ev.EngineErrorEvent(exc.code, exc.message, session.room))
+                if exc.code in ("not_member", "banned") and session.status == "member":
+                    # Removed (or banned) while we were away (protocol.md §12.7).
+                    session.status = "left"
+                    session.save()
+                    self._emit(ev.RoomLeft(session.room, ev.LeaveReason.REMOVED))
+                else:
+                    self._emit(ev.EngineErrorEvent(exc.code, exc.message, session.room))
 
     async def _resume(self, session: RoomSession) -> None:
         session.synced = False
         if session.status == "left":
             return
         if session.status == "waiting":
-            invite = session.invite
-            if invite is not None:
-                await self._conn.request(
-                    Join(identity=session.me, invite=invite, pseudonym=SERVER_PSEUDONYM),
-                    wait_online=False,
-                )
+            # Bind the room again (protocol.md §3.3): an identity already in the room
+            # gets its current status and uses nothing of the invite (§4.5).
+            if session.invite is None:
+                return
+            joined = await self._conn.request(
+                Join(identity=session.me, invite=session.invite, pseudonym=SERVER_PSEUDONYM),
+                wait_online=False,
+            )
+            if isinstance(joined, Joined) and joined.status == "member":
+                # Admitted while we were away: the Welcome comes first on subscribe (§12.4).
+                await self._subscribe(session, wait_online=False)
             return
         await self._subscribe(session, wait_online=False)  # binds the room (§3.3)
         if session.group is None:
@@ -562,10 +472,17 @@ class Engine:
 
     async def _subscribe(self, session: RoomSession, *, wait_online: bool = True) -> None:
         session.synced = False
-        await self._conn.request(
-            Subscribe(room=session.room, identity=session.me, after=session.last_seq),
+        after = session.last_seq
+        answer = await self._conn.request(
+            Subscribe(room=session.room, identity=session.me, after=after),
             wait_online=wait_online,
         )
+        assert isinstance(answer, Subscribed)
+        if session.group is not None and answer.purged_through > after:
+            # Retention removed commits we never saw: too far behind to catch up
+            # message by message, so rejoin by external commit (protocol.md §10, §12.3).
+            session.needs_rejoin = True
+            self._after_processing(session)
         if session.is_facilitator or not session.online:
             self._spawn(session.room, self._refresh_members, session, wait_online)
 
@@ -601,12 +518,7 @@ class Engine:
         if hello.ds_key is None:
             raise RoomProtocolError("the server has no Delivery Service key (protocol.md §12)")
         identity = membership.auth_identity
-        senders = [ExternalSender(hello.ds_key, Credential.basic(b"hearth-ds"))]
-        group = Group.create(
-            identity,
-            extensions=room_extensions(identity, senders),
-            signature_priv=membership.signature_key,
-        )
+        group = new_room_group(membership, hello.ds_key)
         try:
             created = await self._conn.request(
                 CreateRoom(
@@ -628,8 +540,8 @@ class Engine:
         self._emit(ev.RoomJoined(session.room, session.epoch))
         self._emit(ev.RoomStateChanged(session.room, name, topic, guidelines))
         await self._subscribe(session)
-        await self._send_plain(session, state_plain)
-        await self._send_plain(session, encode_profile(pseudonym))
+        await self._io.send_plain(session, state_plain)
+        await self._io.send_plain(session, encode_profile(pseudonym))
         return self.room(session.room)
 
     async def create_invite(
@@ -690,51 +602,8 @@ class Engine:
         return self.room(session.room)
 
     async def _rejoin(self, session: RoomSession) -> None:
-        """Join (or rejoin, replacing our old leaf) by external commit (RFC 9420 §12.4.3.2)."""
-        if session.group is not None or session.status == "member":
-            self.stats["rejoins"] += 1
-        async with self._locks[session.room]:
-            for _attempt in range(MAX_COMMIT_ATTEMPTS):
-                answer = await self._conn.request(GetGroupInfo(room=session.room))
-                assert isinstance(answer, GroupInfoFrame)
-                body = MLSMessage.from_bytes(answer.group_info).body
-                if not isinstance(body, GroupInfo):
-                    raise RoomProtocolError("the server's group_info is not a GroupInfo")
-                tree = ratchet_tree_from_bytes(answer.ratchet_tree)
-                old = [
-                    i for i, leaf in tree_members(tree) if leaf.credential.identity == session.me
-                ]
-                created = external_join(
-                    body,
-                    session.me,
-                    ratchet_tree=answer.ratchet_tree,
-                    signature_priv=session.membership.signature_key,
-                    remove_old=old[0] if old else None,
-                )
-                commit = MLSMessage(
-                    PublicMessage(created.authenticated.content, created.authenticated.auth)
-                )
-                try:
-                    accepted = await self._conn.request(
-                        CommitFrame(
-                            room=session.room,
-                            id="x-" + secrets.token_hex(8),
-                            commit=commit.to_bytes(),
-                            group_info=MLSMessage(created.group_info).to_bytes(),
-                        )
-                    )
-                except ServerRefusedError as exc:
-                    if exc.code == "stale_epoch":
-                        continue
-                    raise
-                assert isinstance(accepted, CommitAccepted)
-                session.last_seq = accepted.seq
-                session.own_sent.clear()
-                group = Group(created.state)
-                session.attach(Group.from_bytes(group.to_bytes(), on_change=session._group_changed))
-                break
-            else:
-                raise RoomProtocolError("could not join: every attempt lost its epoch")
+        """Join or rejoin by external commit, then read the room from there (§12.3)."""
+        await self._io.external_join(session)
         self._emit(ev.RoomJoined(session.room, session.epoch))
         session.followups.add("announce")
         await self._subscribe(session)
@@ -752,41 +621,7 @@ class Engine:
         self, room: str, envelope: Envelope, kind: ev.MessageKind, text: str
     ) -> SentMessage:
         plaintext = encode_envelope(envelope)  # RoomUsageError for bad text
-        return await self._send_plain(self._active(room), plaintext, kind, text)
-
-    async def _send_plain(
-        self,
-        session: RoomSession,
-        plaintext: bytes,
-        kind: ev.MessageKind | None = None,
-        text: str = "",
-    ) -> SentMessage:
-        message_id = "m-" + secrets.token_hex(8)
-        for _attempt in range(MAX_COMMIT_ATTEMPTS):
-            if session.group is None or session.group.phase is Phase.REMOVED:
-                raise ClientUsageError("not in the room's group")
-            payload = session.protect(plaintext, kind, text)
-            try:
-                for _retry in range(3):
-                    try:
-                        ack = await self._conn.request(
-                            Send(room=session.room, id=message_id, payload=payload)
-                        )
-                        break
-                    except NotConnectedError:
-                        await self._conn.wait_online(REQUEST_TIMEOUT)  # same id: idempotent
-                else:
-                    raise NotConnectedError("could not send")
-            except ServerRefusedError as exc:
-                session.own_sent.pop(hashlib.sha256(payload).digest(), None)
-                if exc.code == "stale_epoch":
-                    await self._wait_epoch_after(session, session.epoch)
-                    message_id = "m-" + secrets.token_hex(8)
-                    continue
-                raise
-            assert isinstance(ack, Ack)
-            return SentMessage(session.room, ack.seq, ack.ts, message_id)
-        raise RoomProtocolError("the room's epoch kept changing; message not sent")
+        return await self._io.send_plain(self._active(room), plaintext, kind, text)
 
     async def set_typing(self, room: str, active: bool) -> None:
         self._session(room)
@@ -798,7 +633,7 @@ class Engine:
         plaintext = encode_profile(pseudonym)
         session.pseudonyms[session.me.hex()] = pseudonym
         session.save()
-        await self._send_plain(session, plaintext)
+        await self._io.send_plain(session, plaintext)
 
     async def set_room_state(
         self,
@@ -812,100 +647,33 @@ class Engine:
         session = self._active(room)
         if not session.is_facilitator:
             raise ClientUsageError("only a facilitator sets the room's name, topic and guidelines")
-        old = session.room_state
-        state = RoomState(
-            revision=(old.revision + 1) if old else 1,
-            name=name if name is not None else (old.name if old else "room"),
-            topic=topic if topic is not None else (old.topic if old else ""),
-            guidelines=guidelines if guidelines is not None else (old.guidelines if old else ""),
-        )
-        await self._send_plain(session, encode_envelope(state))
+        state = session.next_room_state(name, topic, guidelines)
+        await self._io.send_plain(session, encode_envelope(state))
 
     async def _announce(self, session: RoomSession) -> None:
         """Tell (new) members our pseudonym, and the room state if we are a facilitator."""
         if session.group is None or session.status != "member":
             return
-        await self._send_plain(session, encode_profile(session.pseudonym(session.me) or "member"))
+        await self._io.send_plain(
+            session, encode_profile(session.pseudonym(session.me) or "member")
+        )
         if session.is_facilitator and session.room_state is not None:
-            await self._send_plain(session, encode_envelope(session.room_state))
+            await self._io.send_plain(session, encode_envelope(session.room_state))
 
     # --- commits ----------------------------------------------------------------------------
-
-    def _proposals_for(self, session: RoomSession, intent: Intent) -> list[Proposal] | None:
-        """What ``intent`` still needs in the current epoch (None: nothing any more)."""
-        group = session.group
-        if group is None or group.phase is not Phase.ACTIVE:
-            return None
-        if intent.kind == "remove":
-            leaf = session.leaf_of(intent.member)
-            return None if leaf is None else [Remove(leaf)]
-        if intent.kind == "update":
-            return []  # an empty commit with a path: fresh keys for our leaf (§12.4)
-        if intent.kind == "add":
-            if session.leaf_of(intent.member) is not None:
-                return None
-            return [add_proposal(intent.key_package)]
-        return [] if group.state.proposals else None
-
-    async def _commit(self, session: RoomSession, intent: Intent) -> int | None:
-        """Commit for ``intent``, redoing it after a lost race; the seq of our commit."""
-        async with self._locks[session.room]:
-            for _attempt in range(MAX_COMMIT_ATTEMPTS):
-                proposals = self._proposals_for(session, intent)
-                if proposals is None:
-                    session.intent = None
-                    session.save()
-                    return None
-                epoch = session.epoch
-                commit, welcome, group_info, commit_id = session.start_commit(proposals, intent)
-                try:
-                    accepted = await self._conn.request(
-                        CommitFrame(
-                            room=session.room,
-                            id=commit_id,
-                            commit=commit,
-                            group_info=group_info,
-                            welcome=welcome,
-                        )
-                    )
-                except ServerRefusedError as exc:
-                    if exc.code == "stale_epoch":
-                        self.stats["commit_races_lost"] += 1
-                        # Another commit won this epoch: it arrives in the room's order,
-                        # replaces our pending commit, and we try again (§12.4).
-                        await self._wait_epoch_after(session, epoch)
-                        continue
-                    session.abandon_commit()
-                    raise
-                assert isinstance(accepted, CommitAccepted)
-                await self._wait_seq(session, accepted.seq)
-                return accepted.seq
-            raise RoomProtocolError("gave up after losing the epoch race repeatedly")
 
     async def _commit_followup(self, session: RoomSession) -> None:
         intent = session.intent
         if intent is not None:
-            await self._commit(session, intent)
+            await self._io.commit(session, intent)
             return
         group = session.group
         if group is None or not group.state.proposals or group.phase is not Phase.ACTIVE:
             return
         # Facilitators commit every pending proposal; anyone may commit a member's own
         # Remove (protocol.md §12.7), which the lowest remaining leaf does.
-        if session.is_facilitator or self._lowest_committer(session):
-            await self._commit(session, Intent("commit_proposals"))
-
-    def _lowest_committer(self, session: RoomSession) -> bool:
-        assert session.group is not None
-        state = session.group.state
-        leaving = set()
-        for cached in state.proposals:
-            proposal = cached.proposal
-            if not isinstance(proposal, Remove) or cached.sender.index != proposal.removed:
-                return False  # not only self-removals: a facilitator's job
-            leaving.add(proposal.removed)
-        staying = [i for i in session.roster().identities if i not in leaving]
-        return bool(staying) and min(staying) == session.group.own_leaf
+        if session.is_facilitator or self._io.lowest_committer(session):
+            await self._io.commit(session, Intent("commit_proposals"))
 
     async def remove(self, room: str, member: str) -> None:
         """Remove a member by committing a Remove (facilitators, protocol.md §12.7)."""
@@ -915,11 +683,11 @@ class Engine:
         identity = ev.member_identity(member)
         if session.leaf_of(identity) is None:
             raise ClientUsageError("that member is not in the room's group")
-        await self._commit(session, Intent("remove", identity))
+        await self._io.commit(session, Intent("remove", identity))
 
     async def update_keys(self, room: str) -> None:
         """Refresh our leaf's keys with an empty commit and a path (RFC 9420 §12.4)."""
-        await self._commit(self._active(room), Intent("update"))
+        await self._io.commit(self._active(room), Intent("update"))
 
     async def ban(self, room: str, member: str) -> None:
         """Ask the server to propose the member's removal and ban it (protocol.md §12.7)."""
@@ -938,7 +706,7 @@ class Engine:
         identity = ev.member_identity(member)
         answer = await self._conn.request(ClaimKeyPackage(room=room, member=identity))
         assert isinstance(answer, KeyPackageFrame)
-        await self._commit(session, Intent("add", identity, answer.key_package))
+        await self._io.commit(session, Intent("add", identity, answer.key_package))
         session.waiting.discard(identity)
 
     async def leave(self, room: str) -> None:
@@ -959,21 +727,9 @@ class Engine:
 
     async def _top_up(self, session: RoomSession) -> None:
         """Upload fresh KeyPackages for a waiting membership (protocol.md §12.1)."""
-        if session.group is not None:
-            return
-        membership = session.membership
-        packages = []
-        for _ in range(KEY_PACKAGE_BATCH):
-            kp = create_key_package(
-                membership.auth_identity,
-                signature_priv=membership.signature_key,
-                capabilities=room_capabilities(),
-            )
-            self._keystore.add_key_package(membership.membership_id, kp)
-            packages.append(MLSMessage(kp.key_package).to_bytes())
-        await self._conn.request(
-            UploadKeyPackages(identity=membership.auth_identity, key_packages=packages)
-        )
+        if session.group is None:
+            packages = session.new_key_packages(KEY_PACKAGE_BATCH)
+            await self._conn.request(UploadKeyPackages(identity=session.me, key_packages=packages))
 
     # --- queries (local state, no I/O) -----------------------------------------------------------
 
@@ -981,38 +737,15 @@ class Engine:
         return [self.room(room) for room in self._sessions]
 
     def room(self, room: str) -> RoomInfo:
-        session = self._session(room)
-        state = session.room_state
-        return RoomInfo(
-            room=room,
-            name=state.name if state else "",
-            topic=state.topic if state else "",
-            guidelines=state.guidelines if state else "",
-            epoch=session.epoch,
-            role=session.role_of(session.me),
-            status="member" if session.status == "joining" else session.status,
-            pseudonym=session.pseudonym(session.me),
-            me=ev.member_id(session.me),
-            last_seq=session.last_seq,
-        )
+        return room_info(self._session(room), self._unread.get(room, 0))
 
     def members(self, room: str) -> list[MemberView]:
-        session = self._session(room)
-        if session.group is None:
-            return []
-        roster = session.roster()
-        return [
-            MemberView(
-                member=ev.member_id(identity),
-                pseudonym=session.pseudonym(identity),
-                role=roster.roles.role_of(identity),
-                online=identity in session.online or identity == session.me,
-                typing=identity in session.typing,
-                fingerprint=fingerprint_of(roster.signature_keys[index]),
-                me=identity == session.me,
-            )
-            for index, identity in sorted(roster.identities.items())
-        ]
+        return member_views(self._session(room))
+
+    def mark_read(self, room: str) -> None:
+        """Reset the room's unread count (RoomInfo.unread)."""
+        self._session(room)
+        self._unread[room] = 0
 
     def waiting(self, room: str) -> list[str]:
         return sorted(ev.member_id(i) for i in self._session(room).waiting)

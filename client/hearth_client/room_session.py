@@ -32,15 +32,26 @@ from hearth_client.keystore import Keystore, Membership
 from hearth_client.profile_envelope import decode_profile, is_profile
 from hearth_core.frames import Message
 from hearth_core.room_errors import RoomError
-from hearth_core.room_roles import Role, RoomRoles, check_before_processing, roles_of
+from hearth_core.room_roles import (
+    Role,
+    RoomRoles,
+    check_before_processing,
+    roles_of,
+    room_capabilities,
+    room_extensions,
+)
 from hearth_core.room_state import Chat, Me, RoomState, apply_room_state, decode_envelope
+from hearth_mls.credential import Credential
 from hearth_mls.errors import MLSError
+from hearth_mls.extension_payloads import ExternalSender
 from hearth_mls.framing import PublicMessage, SenderType
 from hearth_mls.group import Group
 from hearth_mls.group_state import Phase
+from hearth_mls.join import create_key_package
 from hearth_mls.mls_message import MLSMessage
 from hearth_mls.proposal_rules import members as tree_members
 from hearth_mls.proposals import Add, Proposal, Remove
+from hearth_mls.welcome_structs import Welcome
 
 Status = Literal["member", "waiting", "joining", "left"]
 IntentKind = Literal["remove", "add", "commit_proposals", "update"]
@@ -56,6 +67,15 @@ class Intent(msgspec.Struct, frozen=True):
     key_package: bytes = b""
 
 
+class PendingFrame(msgspec.Struct, frozen=True):
+    """Our commit in flight, kept to resend it with the same id (protocol.md §12.4, §8.3)."""
+
+    id: str
+    commit: bytes
+    group_info: bytes
+    welcome: bytes | None = None
+
+
 class SessionBlob(msgspec.Struct, frozen=True):
     """The sealed per-membership state (module doc)."""
 
@@ -65,7 +85,7 @@ class SessionBlob(msgspec.Struct, frozen=True):
     room_state: RoomState | None = None
     pseudonyms: dict[str, str] = {}
     intent: Intent | None = None
-    commit_id: str | None = None
+    pending: PendingFrame | None = None
     invite: str | None = None
 
 
@@ -77,13 +97,13 @@ class Roster:
 
 
 def fingerprint_of(signature_key: bytes) -> str:
-    """SHA-256 of a leaf signature key (RFC 9420 §7.2): 12 groups of 5 digits."""
+    """A member's fingerprint: 12 groups of 5 digits from its leaf signature key.
+
+    SHA-256("hearth-fingerprint-v1" || 0x00 || key), RFC 9420 §7.2 key; its first
+    24 bytes as 12 big-endian 16-bit numbers, each written as 5 decimal digits.
+    """
     digest = hashlib.sha256(b"hearth-fingerprint-v1\x00" + signature_key).digest()
-    groups = []
-    for i in range(12):
-        chunk = int.from_bytes(digest[i * 2 + i // 2 : i * 2 + i // 2 + 3], "big")
-        groups.append(f"{chunk % 100000:05d}")
-    return " ".join(groups)
+    return " ".join(f"{int.from_bytes(digest[i : i + 2], 'big'):05d}" for i in range(0, 24, 2))
 
 
 class RoomSession:
@@ -99,7 +119,7 @@ class RoomSession:
         self.room_state = blob.room_state
         self.pseudonyms: dict[str, str] = dict(blob.pseudonyms)
         self.intent = blob.intent
-        self.commit_id = blob.commit_id
+        self.pending = blob.pending
         self.invite = blob.invite
         self.group: Group | None = None
         self.rosters: dict[int, Roster] = {}
@@ -134,7 +154,7 @@ class RoomSession:
             room_state=self.room_state,
             pseudonyms=self.pseudonyms,
             intent=self.intent,
-            commit_id=self.commit_id,
+            pending=self.pending,
             invite=self.invite if self.group is None else None,
         )
 
@@ -213,6 +233,71 @@ class RoomSession:
         assert self.group is not None
         return self.group.state.context.tree_hash
 
+    def presence(self, identity: bytes, online: bool) -> ev.PresenceChanged:
+        """protocol.md §4.8 ``presence``: ephemeral, never stored."""
+        (self.online.add if online else self.online.discard)(identity)
+        return ev.PresenceChanged(self.room, ev.member_id(identity), online)
+
+    def typing_changed(self, identity: bytes, active: bool) -> ev.TypingChanged:
+        """protocol.md §4.8 ``member_typing``: ephemeral, never stored."""
+        (self.typing.add if active else self.typing.discard)(identity)
+        return ev.TypingChanged(self.room, ev.member_id(identity), active)
+
+    def next_room_state(
+        self, name: str | None, topic: str | None, guidelines: str | None
+    ) -> RoomState:
+        """The room state with the given fields changed and the next revision."""
+        old = self.room_state
+        return RoomState(
+            revision=(old.revision + 1) if old else 1,
+            name=name if name is not None else (old.name if old else "room"),
+            topic=topic if topic is not None else (old.topic if old else ""),
+            guidelines=guidelines if guidelines is not None else (old.guidelines if old else ""),
+        )
+
+    # --- joining by Welcome (waiting room, protocol.md §12.3) ----------------------------
+
+    def new_key_packages(self, count: int) -> list[bytes]:
+        """Fresh one-time KeyPackages (RFC 9420 §10), private keys kept in the keystore."""
+        membership = self.membership
+        packages = []
+        for _ in range(count):
+            kp = create_key_package(
+                membership.auth_identity,
+                signature_priv=membership.signature_key,
+                capabilities=room_capabilities(),
+            )
+            self.keystore.add_key_package(membership.membership_id, kp)
+            packages.append(MLSMessage(kp.key_package).to_bytes())
+        return packages
+
+    def join_by_welcome(self, data: bytes, seq: int) -> bool:
+        """Join from a Welcome naming one of our KeyPackages (RFC 9420 §12.4.3.1).
+
+        False if it is not a Welcome or names none of ours; the KeyPackages are
+        discarded once one is used (one-time use, §10).
+        """
+        try:
+            welcome = MLSMessage.from_bytes(data).body
+        except MLSError:
+            return False
+        if not isinstance(welcome, Welcome):
+            return False
+        mine = set(self.keystore.key_package_refs(self.membership.membership_id))
+        for secret in welcome.secrets:
+            if secret.new_member in mine:
+                _, key_package = self.keystore.key_package(secret.new_member)
+                try:
+                    group = Group.join(welcome, key_package)
+                except MLSError:
+                    return False
+                self.last_seq = seq
+                self.attach(Group.from_bytes(group.to_bytes(), on_change=self._group_changed))
+                for ref in mine:
+                    self.keystore.discard_key_package(ref)
+                return True
+        return False
+
     # --- outgoing ----------------------------------------------------------------------
 
     def protect(
@@ -224,27 +309,26 @@ class RoomSession:
             self.own_sent[hashlib.sha256(payload).digest()] = (kind, text)
         return payload
 
-    def start_commit(
-        self, proposals: Sequence[Proposal], intent: Intent | None
-    ) -> tuple[bytes, bytes | None, bytes, str]:
-        """Create a pending commit (saved before it is sent); returns its frame parts."""
+    def start_commit(self, proposals: Sequence[Proposal], intent: Intent | None) -> PendingFrame:
+        """Create a pending commit, sealed to disk with its frame before it is sent."""
         assert self.group is not None
         self.intent = intent
-        self.commit_id = "c-" + secrets.token_hex(8)
+        self.pending = None
         force_path = intent is not None and intent.kind == "update"
         commit, welcome, created = self.group.commit(list(proposals), force_path=force_path)
-        group_info = MLSMessage(created.group_info).to_bytes()
-        return (
-            commit.to_bytes(),
-            welcome.to_bytes() if welcome is not None else None,
-            group_info,
-            self.commit_id,
+        self.pending = PendingFrame(
+            id="c-" + secrets.token_hex(8),
+            commit=commit.to_bytes(),
+            group_info=MLSMessage(created.group_info).to_bytes(),
+            welcome=welcome.to_bytes() if welcome is not None else None,
         )
+        self.save()
+        return self.pending
 
     def abandon_commit(self) -> None:
         """The server refused our commit for good: forget it and its intent."""
         self.intent = None
-        self.commit_id = None
+        self.pending = None
         if self.group is not None and self.group.phase is Phase.PENDING_COMMIT:
             self.group.discard_pending_commit()
         else:
@@ -358,6 +442,8 @@ class RoomSession:
             return []
         body = message.body
         assert isinstance(body, PublicMessage)
+        if body.content.group_id != group.group_id:
+            return [ev.EngineErrorEvent("wrong_group", "a handshake of another group", self.room)]
         if body.content.epoch != group.epoch:
             if body.content.epoch > group.epoch:
                 self.needs_rejoin = True  # we missed a commit: too far behind
@@ -373,6 +459,9 @@ class RoomSession:
             check_before_processing(group.state, message)
             received = group.process(message)
         except (RoomError, MLSError) as exc:
+            if frame.sender == self.me and not was_pending:
+                # Our own commit, whose pending state we no longer hold: rejoin.
+                self.needs_rejoin = True
             return [
                 ev.EngineErrorEvent(
                     "commit_refused", f"{type(exc).__name__}: {exc}", self.room, frame.seq
@@ -382,16 +471,12 @@ class RoomSession:
             self.followups.add("commit_proposals")
             return []
         # a commit
-        ours = frame.sender == self.me and was_pending and self.commit_id is not None
-        if ours or not was_pending:
-            pass
+        ours = frame.sender == self.me and was_pending and self.pending is not None
+        self.pending = None  # merged, or it lost the race to this commit
         if ours:
             self.intent = None
-            self.commit_id = None
-        else:
-            self.commit_id = None  # a pending commit of ours, if any, lost the race
-            if self.intent is not None:
-                self.followups.add("retry_intent")
+        elif self.intent is not None:
+            self.followups.add("retry_intent")
         out: list[ev.Event] = []
         committer = before.identities.get(body.content.sender.index or -1, frame.sender)
         if received.removed:
@@ -446,6 +531,18 @@ def after_tree_hash(group: Group) -> bytes:
     return group.state.context.tree_hash
 
 
+def new_room_group(membership: Membership, ds_key: bytes) -> Group:
+    """A one-member group for a new room (protocol.md §12.2): the creator is its first
+    facilitator, and the server's key is its external sender (RFC 9420 §12.1.8.1)."""
+    identity = membership.auth_identity
+    senders = [ExternalSender(ds_key, Credential.basic(b"hearth-ds"))]
+    return Group.create(
+        identity,
+        extensions=room_extensions(identity, senders),
+        signature_priv=membership.signature_key,
+    )
+
+
 def remove_proposal(session: RoomSession, member: bytes) -> Remove:
     leaf = session.leaf_of(member)
     if leaf is None:
@@ -465,9 +562,11 @@ def add_proposal(key_package: bytes) -> Add:
 
 __all__ = [
     "Intent",
+    "PendingFrame",
     "RoomSession",
     "SessionBlob",
     "add_proposal",
     "fingerprint_of",
+    "new_room_group",
     "remove_proposal",
 ]

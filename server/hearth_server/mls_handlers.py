@@ -300,6 +300,10 @@ async def _check_commit(
             check_commit_message(group.view(), message, group.proposals)
         except RoomPeerError as exc:
             raise FrameError(ErrorCode.AUTHORITY_DENIED, f"{exc.code}: {exc}") from exc
+    if external_sender_index(after, hub.ds_public) is None:
+        raise FrameError(
+            ErrorCode.AUTHORITY_DENIED, "external_senders must keep the server's ds_key (§12)"
+        )
     welcome_to = await _check_welcome(hub, room, frame, effects.added)
     group_info = check_group_info(after, frame.group_info)
     admitted = tuple(
@@ -387,12 +391,8 @@ def _committed(
     result: Any,
 ) -> None:
     """After the commit's transaction (in sequence order): state, answer, fan-out."""
-    if isinstance(result, RequestError):
-        session.send_error(result.code, result.message, ref=frame.ref, room=room.id)
-        return
     if not isinstance(result, AppendResult):
-        session.send_error(ErrorCode.INTERNAL, "the commit was not stored", ref=frame.ref)
-        return
+        return  # a failure: the awaiting handler raises it and the client gets the error
     if result.duplicate:
         session.send(_accepted(frame, result, after.epoch))
         return
@@ -547,8 +547,7 @@ async def _send_proposal(
 
         def committed(result: Any) -> None:
             if not isinstance(result, AppendResult):
-                session.send_error(ErrorCode.INTERNAL, "the proposal was not stored", ref=ref)
-                return
+                return  # the awaiting handler reports the failure
             session.send(
                 Ack(
                     ref=ref,

@@ -220,3 +220,67 @@ def test_fingerprint_is_twelve_groups_of_five_digits() -> None:
     assert len(groups) == 12
     assert all(len(g) == 5 and g.isdigit() for g in groups)
     assert fingerprint_of(b"\x02" * 32) != fp
+
+
+def test_bad_input_from_the_stream_is_reported_and_loses_nothing(stores: list[Keystore]) -> None:
+    log = Log()
+    alice = create(stores[0])
+    bob = member(stores[1], "willow")
+    join(bob, alice, log, [alice])
+    epoch = bob.epoch
+    garbage = log.add(alice.me, b"\x00\x01garbage", MessageKind.APPLICATION, epoch)
+    events = bob.handle(garbage)
+    assert [e.code for e in events if isinstance(e, ev.EngineErrorEvent)] == ["mls_invalid"]
+    # A message claiming to be from someone else than its MLS sender is refused.
+    stranger = secrets.token_bytes(32)
+    payload = alice.protect(encode_envelope(Chat(text="hi")))
+    forged = log.add(stranger, payload, MessageKind.APPLICATION, epoch)
+    codes = [e.code for e in bob.handle(forged) if isinstance(e, ev.EngineErrorEvent)]
+    assert codes == ["sender_mismatch"]
+    # A commit for the wrong group is refused and the member stays in its epoch.
+    other = create(stores[2])
+    assert other.group is not None
+    foreign, _, _ = other.group.commit([], force_path=True)
+    refused = bob.handle(log.add(other.me, foreign.to_bytes(), MessageKind.COMMIT, 0))
+    assert any(isinstance(e, ev.EngineErrorEvent) for e in refused)
+    assert bob.epoch == epoch
+    # Nothing was lost: the next real message still decrypts, in order.
+    fine = say(alice, "still fine", log)
+    assert [e.text for e in bob.handle(fine) if isinstance(e, ev.MessageReceived)] == ["still fine"]
+    assert bob.last_seq == fine.seq
+
+
+def test_a_welcome_for_someone_else_is_refused(stores: list[Keystore]) -> None:
+    alice = create(stores[0])
+    waiting = member(stores[1], "willow")
+    stranger = member(stores[2], "fern")
+    packages = stranger.new_key_packages(1)
+    waiting.new_key_packages(2)
+    assert alice.group is not None
+    from hearth_client.room_session import add_proposal
+
+    _, welcome, _ = alice.group.commit([add_proposal(packages[0])])
+    assert welcome is not None
+    assert not waiting.join_by_welcome(welcome.to_bytes(), 2)
+    assert waiting.group is None
+    assert not waiting.join_by_welcome(b"not a welcome", 2)
+    assert stranger.join_by_welcome(welcome.to_bytes(), 2)
+    assert stranger.epoch == 1
+    assert stores[2].key_package_refs(stranger.membership.membership_id) == ()
+
+
+def test_a_commit_from_a_later_epoch_marks_the_member_behind(stores: list[Keystore]) -> None:
+    log = Log()
+    alice = create(stores[0])
+    bob = member(stores[1], "willow")
+    join(bob, alice, log, [alice])
+    assert alice.group is not None
+    first, _, _ = alice.group.commit([], force_path=True)
+    alice.group.merge_pending_commit()
+    log.add(alice.me, first.to_bytes(), MessageKind.COMMIT, 1)  # bob never gets this one
+    second, _, _ = alice.group.commit([], force_path=True)
+    frame = log.add(alice.me, second.to_bytes(), MessageKind.COMMIT, 2)
+    events = bob.handle(frame)
+    assert [e.code for e in events if isinstance(e, ev.EngineErrorEvent)] == ["behind"]
+    assert bob.needs_rejoin
+    assert bob.epoch == 1

@@ -23,9 +23,9 @@ async def rogue_commit(bob: Any, room: str, victim: str) -> Any:
     session = bob._sessions[room]
     leaf = session.leaf_of(bytes.fromhex(victim))
     assert leaf is not None
-    commit, _welcome, group_info, commit_id = session.start_commit([Remove(leaf)], None)
+    frame = session.start_commit([Remove(leaf)], None)
     return session, bob._conn.request(
-        CommitFrame(room=room, id=commit_id, commit=commit, group_info=group_info)
+        CommitFrame(room=room, id=frame.id, commit=frame.commit, group_info=frame.group_info)
     )
 
 

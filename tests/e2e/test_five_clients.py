@@ -22,7 +22,7 @@ from hearth_client.engine import Engine
 from hearth_mls.errors import MLSError
 from hearth_mls.mls_message import MLSMessage
 
-from .conftest import Recorder, ServerHandle
+from .conftest import PASSPHRASE, Recorder, ServerHandle, quick_backoff
 
 NAME = "Thursday night circle"
 TOPIC = "sleep after the deployment"
@@ -46,6 +46,12 @@ def _server_bytes(db: Path) -> bytes:
     return data
 
 
+def _profile_bytes(root: Path, db: Path) -> bytes:
+    """Every file of every client profile under ``root`` (the server's files excluded)."""
+    files = [p for p in sorted(root.rglob("*")) if p.is_file() and not p.name.startswith(db.name)]
+    return b"".join(p.read_bytes() for p in files)
+
+
 async def _all_have(recorders: list[Recorder], room: str, texts: list[str]) -> None:
     for recorder in recorders:
         await recorder.until(
@@ -54,7 +60,7 @@ async def _all_have(recorders: list[Recorder], room: str, texts: list[str]) -> N
 
 
 async def test_five_clients_many_epochs_no_leaks(
-    engines: Any, server: ServerHandle, server_logs: io.StringIO
+    engines: Any, server: ServerHandle, server_logs: io.StringIO, tmp_path: Path
 ) -> None:
     alice, ra = await engines("alice")
     bob, rb = await engines("bob")
@@ -124,6 +130,7 @@ async def test_five_clients_many_epochs_no_leaks(
 
     # erin leaves by herself (epoch 6): a self-Remove proposal a member commits.
     erin_id = erin.room(room).me
+    said_before_erin_left = len(said)
     await erin.leave(room)
     for recorder in (ra, rb, rc):
         await recorder.wait_for(lambda e: isinstance(e, ev.MemberLeft) and e.member == erin_id)
@@ -142,6 +149,14 @@ async def test_five_clients_many_epochs_no_leaks(
     assert [m.text for m in ra.messages(room)] == said
     bob_texts = [m.text for m in rb.messages(room)]
     assert bob_texts == said[said.index("hello from willow-by-the-brook") :]
+    carol_texts = [m.text for m in rc.messages(room)]
+    assert carol_texts == said[said.index("hello from fern-in-the-shade") :]
+    dave_start = said.index("hello from ash-after-rain")
+    assert [m.text for m in rd.messages(room)] == said[
+        dave_start : said.index("dave is gone (epoch 5)")
+    ]
+    erin_start = said.index("hello from birch-at-dawn")
+    assert [m.text for m in re_.messages(room)] == said[erin_start:said_before_erin_left]
     # dave saw nothing sent after his removal, and cannot decrypt it by hand.
     dave_texts = [m.text for m in rd.messages(room)]
     assert "dave is gone (epoch 5)" not in dave_texts
@@ -184,6 +199,11 @@ async def test_five_clients_many_epochs_no_leaks(
         assert secret not in stored, "the server's database holds a secret"
         assert secret not in logs, "the server's logs hold a secret"
     assert len(stored) > 0
+    # Nor do the clients' profile directories: everything there is sealed.
+    profiles = _profile_bytes(tmp_path, db)
+    assert len(profiles) > 0
+    for secret in [NAME.encode(), TOPIC.encode(), *(text.encode() for text in said)]:
+        assert secret not in profiles, "a profile holds plaintext"
     await server.start()  # the fixture stops it again
 
 
@@ -209,3 +229,31 @@ async def test_waiting_room_admission_by_welcome(engines: Any, waiting_room: boo
     await rb.until(lambda: bob.room(room).name == "quiet room")
     assert alice.tree_hash(room) == bob.tree_hash(room)
     assert alice.safety_number(room, bob_id) == bob.safety_number(room, alice.room(room).me)
+
+
+async def test_admitted_while_offline_gets_in_on_restart(
+    engines: Any, server: ServerHandle, tmp_path: Path
+) -> None:
+    alice, ra = await engines("alice")
+    bob, _ = await engines("bob")
+    room = (
+        await alice.create_room("quiet room", pseudonym="river-runs-deep", waiting_room=True)
+    ).room
+    invite = await alice.create_invite(room)
+    bob_id = (await bob.join(invite.code, pseudonym="willow-by-the-brook")).me
+    await ra.wait_for(lambda e: isinstance(e, ev.MemberWaiting) and e.member == bob_id)
+    await bob.close()
+    await alice.admit(room, bob_id)
+    await alice.send(room, "welcome while you were away")
+    revived = await Engine.open_profile(
+        tmp_path / "bob", PASSPHRASE, server=server.url, reconnect_delays=quick_backoff
+    )
+    rr = Recorder(revived)
+    await revived.start()
+    try:
+        await rr.wait_for(lambda e: isinstance(e, ev.RoomJoined) and e.room == room)
+        assert await rr.texts(room, 1) == ["welcome while you were away"]
+        assert revived.room(room).status == "member"
+        assert revived.tree_hash(room) == alice.tree_hash(room)
+    finally:
+        await revived.close()

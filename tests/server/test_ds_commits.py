@@ -352,3 +352,15 @@ async def test_rejoin_replacing_own_leaf_after_losing_state(connect: Connect) ->
     await creator.catch_up(1)
     assert creator.group.epoch_authenticator == group.epoch_authenticator  # type: ignore[union-attr]
     assert len(creator.group.members()) == 2  # type: ignore[union-attr]
+
+
+async def test_commit_dropping_the_server_key_is_refused(connect: Connect) -> None:
+    from hearth_core.room_roles import room_extensions
+    from hearth_mls.proposals import GroupContextExtensions
+
+    creator = await create_mls_room(await connect())
+    without_ds = room_extensions(creator.identity)  # room_roles kept, external_senders gone
+    answer = await creator.send_commit(creator.commit([GroupContextExtensions(without_ds)]))
+    assert isinstance(answer, Error)
+    assert answer.code is ErrorCode.AUTHORITY_DENIED
+    assert "ds_key" in answer.message
