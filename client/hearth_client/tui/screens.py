@@ -28,7 +28,7 @@ class UnlockScreen(ModalScreen[None]):
     :meth:`show_error` and dismisses this screen once the profile is open.
     """
 
-    def __init__(self, *, create: bool, server: str, submit: Callable[[str, str], None]) -> None:
+    def __init__(self, *, create: bool, server: str, submit: Callable[[str, str], object]) -> None:
         super().__init__()
         self.submit = submit
         self.create = create
