@@ -29,7 +29,7 @@ Exit codes (every error is one line on stderr, ``hearth: error: ...``)::
     0  done
     1  an unexpected failure (a bug: please report it)
     2  bad command line
-    3  profile: none here, wrong passphrase, damaged, or in use by another hearth
+    3  profile: none here, wrong passphrase, damaged, in use, or a bad client.toml
     4  unknown room or member, or not allowed (for example not a facilitator)
     5  the invite is malformed, or the server refused it (unknown, expired, used up)
     6  the server cannot be reached

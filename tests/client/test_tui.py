@@ -26,6 +26,7 @@ from .test_terminal_support import (  # noqa: F401 (fixtures)
     server_options,
     until,
 )
+from .test_tui_safety import shots
 
 SIZE = (130, 40)
 
@@ -174,6 +175,9 @@ async def test_two_tuis_join_talk_type_and_use_slash_commands(
         await until(pb, lambda: shows(bob, "only a facilitator"))
         await type_line(pb, bob, "/help")
         await until(pb, lambda: shows(bob, "/safety WHO"))
+
+        alice.save_screenshot("main.svg", str(shots(tmp_path)))
+        bob.save_screenshot("member.svg", str(shots(tmp_path)))
 
         # Unread counts: a message in a room Alice is not looking at.
         await type_line(pa, alice, "/create second alice")
