@@ -665,7 +665,7 @@ class Engine:
     async def _commit_followup(self, session: RoomSession) -> None:
         intent = session.intent
         if intent is not None:
-            await self._io.commit(session, intent)
+            await self._io.commit(session, intent, retry=True)
             return
         group = session.group
         if group is None or not group.state.proposals or group.phase is not Phase.ACTIVE:
