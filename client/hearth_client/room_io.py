@@ -74,17 +74,22 @@ class RoomIO:
         lock = self.locks.get(room)
         return lock is not None and lock.locked()
 
-    async def wait(self, session: RoomSession, predicate: Callable[[], bool]) -> None:
+    async def wait(
+        self,
+        session: RoomSession,
+        predicate: Callable[[], bool],
+        timeout: float = REQUEST_TIMEOUT,  # noqa: ASYNC109
+    ) -> None:
         """Wait until the room's processed stream makes ``predicate`` true (bounded)."""
         changed = self.changed[session.room]
         try:
-            async with asyncio.timeout(REQUEST_TIMEOUT):
+            async with asyncio.timeout(timeout):
                 while not predicate():
                     changed.clear()
                     await changed.wait()
         except TimeoutError as exc:
             raise NotConnectedError(
-                f"the room's messages did not arrive within {REQUEST_TIMEOUT} s"
+                f"the room's messages did not arrive within {timeout} s"
             ) from exc
 
     async def wait_epoch_after(self, session: RoomSession, epoch: int) -> None:

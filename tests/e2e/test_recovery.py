@@ -169,7 +169,7 @@ async def test_lost_local_state_rejoins_by_external_commit(
     await revived.start()
     try:
         await rr.wait_for(lambda e: isinstance(e, ev.RoomJoined) and e.room == room)
-        await rr.wait_for(lambda e: isinstance(e, ev.Synced) and e.room == room)
+        await revived.wait_synced(room, TIMEOUT)
         await _converged(room, [(alice, ra), (revived, rr)])
         assert alice.room(room).epoch == epoch + 1
         assert len(alice.members(room)) == 2  # the old leaf was replaced, not duplicated
