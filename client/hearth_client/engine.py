@@ -26,6 +26,8 @@ API (the contract for the TUI and CLI)::
     # lifecycle
     await engine.start() -> None                # connects in the background; returns at once
     await engine.wait_online(timeout: float = 10.0) -> None   # NotConnectedError on timeout
+    await engine.wait_synced(room: str | None = None, timeout: float = 20.0) -> None
+                                                # history processed (all rooms if None)
     await engine.close() -> None
     engine.connection_state -> events.ConnectionState
     engine.server -> str
@@ -266,6 +268,19 @@ class Engine:
 
     async def wait_online(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         await self._conn.wait_online(timeout)
+
+    async def wait_synced(self, room: str | None = None, timeout: float = 20.0) -> None:  # noqa: ASYNC109
+        """Wait until ``room`` (or every room we are in) has processed its history.
+
+        For short-lived programs (a CLI ``send``): act once the room is current.
+        NotConnectedError when that does not happen within ``timeout`` seconds.
+        """
+        await self.wait_online(timeout)
+        rooms = [room] if room is not None else list(self._sessions)
+        for name in rooms:
+            session = self._session(name)
+            if session.status == "member" and session.group is not None:
+                await self._io.wait(session, session.is_synced, timeout)
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -560,15 +575,7 @@ class Engine:
             )
         )
         assert isinstance(answer, InviteCreated)
-        return Invite(
-            room,
-            answer.invite,
-            answer.secret,
-            f"{self.server}#{answer.secret}",
-            answer.expires_at,
-            answer.max_uses,
-            answer.waiting_room,
-        )
+        return Invite.from_frame(answer, self.server)
 
     async def join(self, invite: str, *, pseudonym: str) -> RoomInfo:
         """Redeem an invite with a fresh identity; join by external commit or wait (§12.3)."""
@@ -665,7 +672,7 @@ class Engine:
     async def _commit_followup(self, session: RoomSession) -> None:
         intent = session.intent
         if intent is not None:
-            await self._io.commit(session, intent)
+            await self._io.commit(session, intent, retry=True)
             return
         group = session.group
         if group is None or not group.state.proposals or group.phase is not Phase.ACTIVE:

@@ -74,12 +74,23 @@ class RoomIO:
         lock = self.locks.get(room)
         return lock is not None and lock.locked()
 
-    async def wait(self, session: RoomSession, predicate: Callable[[], bool]) -> None:
+    async def wait(
+        self,
+        session: RoomSession,
+        predicate: Callable[[], bool],
+        timeout: float = REQUEST_TIMEOUT,  # noqa: ASYNC109
+    ) -> None:
+        """Wait until the room's processed stream makes ``predicate`` true (bounded)."""
         changed = self.changed[session.room]
-        async with asyncio.timeout(REQUEST_TIMEOUT):
-            while not predicate():
-                changed.clear()
-                await changed.wait()
+        try:
+            async with asyncio.timeout(timeout):
+                while not predicate():
+                    changed.clear()
+                    await changed.wait()
+        except TimeoutError as exc:
+            raise NotConnectedError(
+                f"the room's messages did not arrive within {timeout} s"
+            ) from exc
 
     async def wait_epoch_after(self, session: RoomSession, epoch: int) -> None:
         await self.wait(session, lambda: session.epoch != epoch)
@@ -103,6 +114,7 @@ class RoomIO:
         for _attempt in range(MAX_COMMIT_ATTEMPTS):
             if session.group is None or session.group.phase is Phase.REMOVED:
                 raise ClientUsageError("not in the room's group")
+            sent_epoch = session.epoch
             payload = session.protect(plaintext, kind, text)
             try:
                 for _retry in range(3):
@@ -118,7 +130,7 @@ class RoomIO:
             except ServerRefusedError as exc:
                 session.own_sent.pop(hashlib.sha256(payload).digest(), None)
                 if exc.code == "stale_epoch":
-                    await self.wait_epoch_after(session, session.epoch)
+                    await self.wait_epoch_after(session, sent_epoch)
                     message_id = "m-" + secrets.token_hex(8)
                     continue
                 raise
@@ -142,9 +154,17 @@ class RoomIO:
             return [add_proposal(intent.key_package)]
         return [] if group.state.proposals else None
 
-    async def commit(self, session: RoomSession, intent: Intent) -> int | None:
-        """Commit for ``intent``, redoing it after a lost race; the seq of our commit."""
+    async def commit(
+        self, session: RoomSession, intent: Intent, *, retry: bool = False
+    ) -> int | None:
+        """Commit for ``intent``, redoing it after a lost race; the seq of our commit.
+
+        ``retry``: redo a saved intent only if it is still the one pending (another
+        task may have finished it while this one waited for the lock).
+        """
         async with self.locks[session.room]:
+            if retry and session.intent != intent:
+                return None
             for _attempt in range(MAX_COMMIT_ATTEMPTS):
                 if not session.is_facilitator and self.server_proposal_pending(session):
                     # A member cannot commit the server's proposals and may not leave
@@ -234,7 +254,7 @@ class RoomIO:
                     assert isinstance(accepted, CommitAccepted)
                     await self.wait_seq(session, accepted.seq)
         if session.intent is not None:
-            await self.commit(session, session.intent)
+            await self.commit(session, session.intent, retry=True)
 
     async def external_join(self, session: RoomSession) -> None:
         """Join (or rejoin, replacing our old leaf) by external commit (RFC 9420 §12.4.3.2).

@@ -179,6 +179,10 @@ class RoomSession:
 
     # --- views -------------------------------------------------------------------------
 
+    def is_synced(self) -> bool:
+        """Whether the room's history up to the server's head is processed (§4.6)."""
+        return self.synced
+
     @property
     def me(self) -> bytes:
         return self.membership.auth_identity

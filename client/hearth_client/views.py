@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from hearth_client import events as ev
 from hearth_client.errors import InvalidInviteError
 from hearth_client.room_session import RoomSession, fingerprint_of
+from hearth_core.frames import InviteCreated
 from hearth_core.room_roles import Role
 
 _INVITE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
@@ -52,6 +53,19 @@ class Invite:
     expires_at: int
     max_uses: int
     waiting_room: bool
+
+    @classmethod
+    def from_frame(cls, frame: InviteCreated, server: str) -> Invite:
+        """From ``invite_created`` (protocol.md §4.4); the link is ``<server>#<secret>``."""
+        return cls(
+            frame.room,
+            frame.invite,
+            frame.secret,
+            f"{server}#{frame.secret}",
+            frame.expires_at,
+            frame.max_uses,
+            frame.waiting_room,
+        )
 
 
 @dataclass(frozen=True, slots=True)

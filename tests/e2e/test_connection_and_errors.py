@@ -14,7 +14,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hearth_client import events as ev
 from hearth_client.connection import Connection
 from hearth_client.engine import Engine, parse_invite
-from hearth_client.errors import InvalidInviteError, InviteRefusedError, ServerRefusedError
+from hearth_client.errors import (
+    InvalidInviteError,
+    InviteRefusedError,
+    NotConnectedError,
+    ServerRefusedError,
+)
 from hearth_client.keystore import KeystoreUsageError, WrongPassphraseError
 from hearth_core.frames import CreateRoom, RoomCreated
 
@@ -100,3 +105,27 @@ async def test_bad_invites_are_refused_and_lose_nothing(engines: object) -> None
     assert engine.rooms() == []  # no membership left behind
     with pytest.raises(InvalidInviteError, match="another server"):
         await engine.join(f"ws://elsewhere:1/ws#{unknown}", pseudonym="willow")
+
+
+async def test_server_down_gives_a_clear_error_then_connects(
+    tmp_path: Path, server: ServerHandle
+) -> None:
+    await server.stop()
+    engine = await Engine.create_profile(
+        tmp_path / "p", PASSPHRASE, server=server.url, kdf=FAST_KDF, reconnect_delays=quick_backoff
+    )
+    states: list[ev.ConnectionState] = []
+    engine.add_listener(
+        lambda e: states.append(e.state) if isinstance(e, ev.ConnectionChanged) else None
+    )
+    await engine.start()
+    try:
+        with pytest.raises(NotConnectedError, match="not connected"):
+            await engine.wait_online(0.2)
+        assert engine.connection_state is ev.ConnectionState.CONNECTING
+        await server.start()
+        await engine.wait_online(TIMEOUT)
+        assert states[-1] is ev.ConnectionState.ONLINE
+    finally:
+        await engine.close()
+    assert engine.connection_state is ev.ConnectionState.OFFLINE

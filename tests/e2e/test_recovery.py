@@ -84,7 +84,21 @@ async def test_server_restart_mid_session_no_loss(engines: Any, server: ServerHa
         await engine.send(room, text)
     for _, recorder in made:
         await recorder.until(lambda r=recorder: len(r.messages(room)) >= 3)
-    await server.restart()
+    await server.stop()
+    for _, recorder in made:
+        await recorder.wait_for(
+            lambda e: (
+                isinstance(e, ev.ConnectionChanged) and e.state is ev.ConnectionState.RECONNECTING
+            )
+        )
+    # A message sent while the server is down waits for the connection, then goes.
+    during = asyncio.ensure_future(made[1][0].send(room, "sent while the server was down"))
+    await asyncio.sleep(0)
+    assert not during.done()
+    await server.start()
+    async with asyncio.timeout(TIMEOUT):
+        await during
+    before.append("sent while the server was down")
     for _, recorder in made:
         await recorder.wait_for(
             lambda e: isinstance(e, ev.ConnectionChanged) and e.state is ev.ConnectionState.ONLINE
@@ -93,7 +107,7 @@ async def test_server_restart_mid_session_no_loss(engines: Any, server: ServerHa
     for (engine, _), text in zip(made, after, strict=True):
         await engine.send(room, text)
     for _, recorder in made:
-        await recorder.until(lambda r=recorder: len(r.messages(room)) >= 6)
+        await recorder.until(lambda r=recorder: len(r.messages(room)) >= 7)
         got = [m.text for m in recorder.messages(room)]
         assert got == before + after  # once each, in order
         seqs = [m.seq for m in recorder.messages(room)]
@@ -155,7 +169,7 @@ async def test_lost_local_state_rejoins_by_external_commit(
     await revived.start()
     try:
         await rr.wait_for(lambda e: isinstance(e, ev.RoomJoined) and e.room == room)
-        await rr.wait_for(lambda e: isinstance(e, ev.Synced) and e.room == room)
+        await revived.wait_synced(room, TIMEOUT)
         await _converged(room, [(alice, ra), (revived, rr)])
         assert alice.room(room).epoch == epoch + 1
         assert len(alice.members(room)) == 2  # the old leaf was replaced, not duplicated
