@@ -208,7 +208,7 @@ async def test_tui_recovers_after_a_server_restart(
         assert app.engine is not None
         invite = await app.engine.create_invite(room)
         await peer.join(invite.code, pseudonym="peer")
-        await until(pilot, lambda: shows(app, " joined"))
+        await until(pilot, lambda: shows(app, " joined") and shows(app, " is peer"))
 
         await server.stop()
         await until(pilot, lambda: "reconnecting" in app.status_text)
@@ -220,6 +220,43 @@ async def test_tui_recovers_after_a_server_restart(
             lambda e: isinstance(e, ev.MessageReceived) and e.text == "after the restart"
         )
         await peer.send(room, "welcome back")
-        await until(pilot, lambda: shows(app, "peer: welcome back"))
+        await until(pilot, lambda: shows(app, "peer: welcome back"), explain=app.timeline_text)
         texts = [line for line in app.timeline_text() if "after the restart" in line]
         assert len(texts) == 1  # shown once, not duplicated by the resume
+
+
+async def test_facilitator_admits_from_the_waiting_room_and_a_member_leaves(
+    server: ServerHandle, engines: Any, tmp_path: Path
+) -> None:
+    app = make_app(tmp_path / "alice", server)
+    carol, recorder = await engines("carol")
+    async with app.run_test(size=SIZE) as pilot:
+        await online(pilot, app)
+        await type_line(pilot, app, "/create circle alice")
+        await until(pilot, lambda: app.current is not None)
+        room = app.current
+        await type_line(pilot, app, "/invite waiting")
+        await until(pilot, lambda: shows(app, "code: "))
+        code = app.timeline_text()[-1].rsplit(" ", 1)[-1]
+        info = await carol.join(code, pseudonym="carol")
+        assert info.status == "waiting"
+        await until(pilot, lambda: shows(app, "someone is waiting"), explain=app.timeline_text)
+        assert "Waiting room" in app.members_text
+        member = info.me
+        await type_line(pilot, app, f"/admit {member[:6]}")
+        await recorder.wait_for(lambda e: isinstance(e, ev.RoomJoined) and e.room == room)
+        await until(pilot, lambda: shows(app, f"admitted {member[:8]}"))
+        await until(pilot, lambda: "Waiting room" not in app.members_text)
+        await carol.set_pseudonym(room, "carol")
+        await until(pilot, lambda: "carol" in app.members_text)
+        await carol.leave(room)
+        # A member's own leave is a Remove proposal that the facilitator commits, and the
+        # engine reports it as a removal by the committer (reported as an engine gap).
+        await until(
+            pilot,
+            lambda: shows(app, "carol left") or shows(app, "carol was removed"),
+            explain=app.timeline_text,
+        )
+        assert "carol" not in app.members_text
+        await type_line(pilot, app, "/leave")
+        await until(pilot, lambda: app.current is None and shows(app, "you left the room", None))

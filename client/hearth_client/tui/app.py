@@ -376,11 +376,15 @@ class HearthApp(App[int]):
             except CommandError as exc:
                 self.add_line(room, error_line(str(exc)))
                 return
-            for note in outcome.notes:
-                self.add_line(outcome.room or room, system_line(note))
+            target = outcome.room or room
             if outcome.left is not None and outcome.left == self.current:
                 rooms = [r.room for r in self.commands.engine.rooms() if r.room != outcome.left]
                 self.switch_room(rooms[0] if rooms else None)
+                target = self.current
+            for note in outcome.notes:
+                self.add_line(target, system_line(note))
+            if outcome.left is not None:
+                self.refresh_rooms()
             elif outcome.room is not None:
                 self.switch_room(outcome.room)
             else:
