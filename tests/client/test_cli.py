@@ -122,6 +122,16 @@ async def test_bad_input_one_line_nonzero_exit_nothing_lost(
     usage = await hearth(alice, "listen")
     assert usage.code == EXIT_USAGE
 
+    fresh = await hearth(tmp_path / "fresh", "--server", server.url, "init")
+    assert fresh.code == 0, fresh.err
+    assert (tmp_path / "fresh" / "keystore.hks").is_file()
+    again = await hearth(alice, "--server", server.url, "init")
+    assert again.code == EXIT_PROFILE
+    assert "already exists" in one_error_line(again.err)
+    rooms = await hearth(alice, "room", "list")
+    assert rooms.code == 0
+    assert rooms.out.splitlines() == [f"{room}\tmember\tcircle"]
+
     await server.stop()
     down = await hearth(alice, "--connect-timeout", "2", "send", "circle", "while down")
     assert down.code == EXIT_UNREACHABLE

@@ -153,6 +153,8 @@ async def test_two_tuis_join_talk_type_and_use_slash_commands(
         # Typing indicator.
         bob.query_one("#composer", Input).value = "I am wri"
         await until(pa, lambda: alice.typing_text == "bob is typing…")
+        bob.query_one("#composer", Input).value = ""
+        await until(pa, lambda: alice.typing_text == "")
 
         # Slash commands.
         await type_line(pb, bob, "/nick bobby")

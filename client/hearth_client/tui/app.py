@@ -347,7 +347,13 @@ class HearthApp(App[int]):
     @on(Input.Changed, "#composer")
     def composer_changed(self, event: Input.Changed) -> None:
         room = self.current
-        if self.engine is None or room is None or not event.value or event.value[0] == "/":
+        if self.engine is None or room is None:
+            return
+        if not event.value:
+            if self._typing_at.pop(room, None) is not None:
+                self.send_typing(room, False)  # the draft was erased
+            return
+        if event.value[0] == "/":
             return
         now = asyncio.get_running_loop().time()
         if now - self._typing_at.get(room, -TYPING_EVERY) >= TYPING_EVERY:
