@@ -39,8 +39,12 @@ from hearth_core.frames import (
     CommitFrame,
     GetGroupInfo,
     GroupInfoFrame,
+    MemberList,
+    Members,
     Send,
+    UploadKeyPackages,
 )
+from hearth_core.room_roles import Role, replace_roles
 from hearth_mls.framing import PublicMessage, SenderType
 from hearth_mls.group import Group
 from hearth_mls.group_info import GroupInfo
@@ -48,12 +52,14 @@ from hearth_mls.group_state import Phase
 from hearth_mls.join import external_join
 from hearth_mls.mls_message import MLSMessage
 from hearth_mls.proposal_rules import members as tree_members
-from hearth_mls.proposals import Proposal, Remove
+from hearth_mls.proposals import GroupContextExtensions, Proposal, Remove
 from hearth_mls.tree_nodes import ratchet_tree_from_bytes
 
 #: How many times a commit or message is redone after losing its epoch (protocol.md §12.4).
 MAX_COMMIT_ATTEMPTS = 8
 REQUEST_TIMEOUT = 20.0
+#: KeyPackages uploaded at a time for a waiting membership (protocol.md §12.1).
+KEY_PACKAGE_BATCH = 5
 
 
 class RoomIO:
@@ -73,6 +79,19 @@ class RoomIO:
     def committing(self, room: str) -> bool:
         lock = self.locks.get(room)
         return lock is not None and lock.locked()
+
+    async def refresh_members(self, session: RoomSession, wait_online: bool = True) -> None:
+        """Presence and the waiting room from ``member_list`` (protocol.md §4.8)."""
+        answer = await self.conn.request(Members(room=session.room), wait_online=wait_online)
+        assert isinstance(answer, MemberList)
+        session.online = {m.identity for m in answer.members if m.online}
+        session.waiting = {m.identity for m in answer.members if m.status == "waiting"}
+
+    async def top_up(self, session: RoomSession) -> None:
+        """Upload fresh KeyPackages for a waiting membership (protocol.md §12.1)."""
+        if session.group is None:
+            packages = session.new_key_packages(KEY_PACKAGE_BATCH)
+            await self.conn.request(UploadKeyPackages(identity=session.me, key_packages=packages))
 
     async def wait(
         self,
@@ -146,6 +165,15 @@ class RoomIO:
         if intent.kind == "remove":
             leaf = session.leaf_of(intent.member)
             return None if leaf is None else [Remove(leaf)]
+        if intent.kind == "role":
+            roles = session.roles
+            role = Role(intent.role)
+            if roles is None or roles.role_of(intent.member) is role:
+                return None
+            extensions = replace_roles(
+                group.state.context.extensions, roles.with_role(intent.member, role)
+            )
+            return [GroupContextExtensions(extensions)]
         if intent.kind == "update":
             return []  # an empty commit with a path: fresh keys for our leaf (§12.4)
         if intent.kind == "add":

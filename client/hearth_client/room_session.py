@@ -54,7 +54,7 @@ from hearth_mls.proposals import Add, Proposal, Remove
 from hearth_mls.welcome_structs import Welcome
 
 Status = Literal["member", "waiting", "joining", "left"]
-IntentKind = Literal["remove", "add", "commit_proposals", "update"]
+IntentKind = Literal["remove", "add", "commit_proposals", "update", "role"]
 #: How many past epochs' rosters are kept to name senders of late messages.
 ROSTER_EPOCHS = 5
 
@@ -65,6 +65,7 @@ class Intent(msgspec.Struct, frozen=True):
     kind: IntentKind
     member: bytes = b""
     key_package: bytes = b""
+    role: str = ""
 
 
 class PendingFrame(msgspec.Struct, frozen=True):
@@ -525,6 +526,10 @@ class RoomSession:
                 )
             )
             self.pseudonyms.pop(identity.hex(), None)
+        for identity in sorted(old_ids & new_ids):
+            role = after.roles.role_of(identity)
+            if role is not before.roles.role_of(identity):
+                out.append(ev.RoleChanged(self.room, ev.member_id(identity), role, group.epoch))
         if new_ids - old_ids or external:
             self.followups.add("announce")
         out.append(ev.EpochChanged(self.room, group.epoch, after_tree_hash(group)))
