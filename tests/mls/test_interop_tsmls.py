@@ -1,13 +1,13 @@
 """Interop with ts-mls 1.6.4 (issue 4, "Must show"), both ways.
 
-Every test pairs two implementations as members of one RFC 9420 group, each behind a
-JSON-lines driver (tests/mls/interop/README.md): Hearth's ``python -m hearth_mls.interop``
-and ``tsmls_driver.mjs`` on ts-mls. The creator's implementation adds members of the
-other implementation; application messages must decrypt in every direction across the
-epochs of an add (RFC 9420 §12.1.1), an update (§12.4, a commit with an UpdatePath) and
-a remove (§12.1.3); the removed member must then fail to decrypt (§12.4.2: it is no
-longer in the new epoch's secret tree). The ts-mls/ts-mls pair is the control: it checks
-the driver and the scenario without Hearth.
+Every test pairs two implementations as members of one RFC 9420 group, each member
+behind its own JSON-lines driver process (tests/mls/interop/README.md): Hearth's
+``python -m hearth_mls.interop`` and ``tsmls_driver.mjs`` on ts-mls. The creator's
+implementation adds members of the other implementation; application messages must
+decrypt in every direction across the epochs of an add (RFC 9420 §12.1.1), an update
+(§12.4, a commit with an UpdatePath) and a remove (§12.1.3); the removed member must
+then fail to decrypt (§12.4.2: it is not in the new epoch's secret tree). The
+ts-mls/ts-mls pair is the control: it checks the driver and the scenario without Hearth.
 """
 
 from __future__ import annotations
@@ -76,47 +76,60 @@ def spawn(request: pytest.FixtureRequest) -> Iterator[Spawn]:
         driver.close()
 
 
-def send(sender: Member, receivers: list[Member], label: str) -> None:
-    """``sender`` protects one message; every receiver must decrypt exactly it (§6.3)."""
+def send(sender: Member, receivers: list[Member], label: str) -> bytes:
+    """``sender`` protects one message; every receiver decrypts exactly it, from its leaf."""
     plaintext = f"{label}: {sender.name} says hi ✓".encode() + bytes(range(7))
     message = sender.protect(plaintext)
     for receiver in receivers:
-        assert receiver.unprotect(message) == plaintext, f"{label}: {sender} -> {receiver}"
+        received = receiver.unprotect(message)
+        assert received.plaintext == plaintext, f"{label}: {sender} -> {receiver}"
+        assert received.sender == sender.leaf_index, f"{label}: {sender} -> {receiver}"
+    return message
 
 
 def all_talk(members: list[Member], label: str) -> None:
-    """Every member sends once and every other member decrypts it."""
+    """Every member sends once and every other member decrypts it (§6.3)."""
     for sender in members:
         send(sender, [m for m in members if m is not sender], label)
 
 
-def deliver(commit: bytes, receivers: list[Member]) -> None:
+def deliver(commit: bytes, receivers: list[Member], epoch: int) -> None:
     """The Delivery Service fans a commit out; each receiver applies it (§12.4.2)."""
     for receiver in receivers:
-        receiver.process(commit)
+        outcome = receiver.process(commit)
+        assert outcome.get("kind") == "commit"
+        assert outcome.get("epoch") == epoch
+        assert outcome.get("removed") is False
 
 
-def assert_same_epoch(members: list[Member], epoch: int) -> None:
-    """Every member is at ``epoch``, and members that report it share one epoch authenticator.
+def assert_agree(members: list[Member], epoch: int) -> None:
+    """Every member is at ``epoch`` and derived the same epoch from the same tree.
 
-    The epoch authenticator (RFC 9420 §8.7) is derived from the whole key schedule, so
-    equal values mean both implementations agree on every secret of the epoch.
+    Equal epoch authenticators (§8.7) and exported secrets (§8.5) mean both
+    implementations agree on the whole key schedule; equal tree hashes (§7.8) and member
+    lists mean they agree on the ratchet tree.
     """
     states = {m.name: m.export_state() for m in members}
-    assert {name: s.get("epoch") for name, s in states.items()} == {m.name: epoch for m in members}
-    authenticators = {
-        s["epoch_authenticator"] for s in states.values() if "epoch_authenticator" in s
-    }
     for m in members:
-        if m.implementation == TSMLS:
-            assert "epoch_authenticator" in states[m.name]
-    assert len(authenticators) <= 1, f"epoch {epoch}: members disagree: {states}"
+        state = states[m.name]
+        assert state.get("epoch") == epoch, f"{m} is at epoch {state.get('epoch')}"
+        assert state.get("leaf_index") == m.leaf_index, f"{m}"
+        assert state.get("group_id") == GROUP_ID.hex(), f"{m}"
+    for key in ("epoch_authenticator", "exporter", "tree_hash", "members"):
+        values = {m.name: states[m.name].get(key) for m in members}
+        first = values[members[0].name]
+        assert first, f"epoch {epoch}: {members[0]} reports no {key}"
+        assert all(v == first for v in values.values()), f"epoch {epoch}: {key} differ: {values}"
+    roster = states[members[0].name]["members"]
+    assert sorted((e["leaf_index"], bytes.fromhex(e["identity"]).decode()) for e in roster) == (
+        sorted((m.leaf_index, m.name) for m in members)
+    )
 
 
-def cannot_decrypt(member: Member, message: bytes) -> DriverError:
+def cannot_decrypt(member: Member, message: bytes) -> None:
     with pytest.raises(DriverError) as caught:
         member.unprotect(message)
-    return caught.value
+    assert caught.value.code in {"rejected", "wrong_epoch", "usage"}, caught.value
 
 
 PAIRS = [
@@ -137,68 +150,130 @@ def test_group_across_add_update_remove(creator_impl: str, joiner_impl: str, spa
     carol = spawn(joiner_impl, "carol")
 
     assert alice.create_group(GROUP_ID) == 0
+    assert alice.group_id == GROUP_ID
 
     # Epoch 1: Alice adds Bob (§12.1.1); Bob joins from the Welcome and the ratchet tree.
     added = alice.add_members([bob.create_key_package()])
     assert added.epoch == 1
     assert bob.join(added.welcome, added.ratchet_tree) == 1
-    assert bob.group_id == GROUP_ID
-    assert_same_epoch([alice, bob], 1)
+    assert (bob.group_id, bob.leaf_index) == (GROUP_ID, 1)
+    assert_agree([alice, bob], 1)
     all_talk([alice, bob], "epoch 1")
 
     # Epoch 2: Alice adds Carol; Bob processes the commit, Carol joins.
     added = alice.add_members([carol.create_key_package()])
     assert added.epoch == 2
-    deliver(added.commit, [bob])
+    deliver(added.commit, [bob], 2)
     assert carol.join(added.welcome, added.ratchet_tree) == 2
-    assert_same_epoch([alice, bob, carol], 2)
+    assert carol.leaf_index == 2
+    assert_agree([alice, bob, carol], 2)
     all_talk([alice, bob, carol], "epoch 2 (after add)")
 
     # Epoch 3: Bob (the joiner's implementation) commits a fresh UpdatePath (§12.4).
     commit, epoch = bob.update()
     assert epoch == 3
-    deliver(commit, [alice, carol])
-    assert_same_epoch([alice, bob, carol], 3)
+    deliver(commit, [alice, carol], 3)
+    assert_agree([alice, bob, carol], 3)
     all_talk([alice, bob, carol], "epoch 3 (after update)")
 
-    # Epoch 4: Alice removes Carol (leaf 2, §12.1.3). Carol receives the commit too.
-    commit, epoch = alice.remove(2)
+    # Epoch 4: Alice removes Carol (§12.1.3). Carol receives the commit too and learns it.
+    commit, epoch = alice.remove(carol.leaf_index)
     assert epoch == 4
-    deliver(commit, [bob])
-    try:
-        outcome = carol.process(commit)
-    except DriverError:
-        pass  # refusing to process one's own removal is acceptable
-    else:
-        # Applied: Carol must know she is out, or at least not be in the new epoch.
-        assert outcome.get("active", False) is False or outcome.get("epoch") != 4
-    assert_same_epoch([alice, bob], 4)
+    deliver(commit, [bob], 4)
+    assert carol.process(commit).get("removed") is True
+    assert_agree([alice, bob], 4)
     for sender, receiver in [(alice, bob), (bob, alice)]:
-        plaintext = f"epoch 4 (after remove): {sender.name} to {receiver.name}".encode()
-        message = sender.protect(plaintext)
+        message = send(sender, [receiver], "epoch 4 (after remove)")
         cannot_decrypt(carol, message)
-        assert receiver.unprotect(message) == plaintext
 
-    # Epoch 5: Bob updates again in the tree with a blank leaf; Carol stays locked out.
+    # Epoch 5: Bob updates again, in a tree with a blank leaf; Carol stays locked out.
     commit, epoch = bob.update()
     assert epoch == 5
-    deliver(commit, [alice])
+    deliver(commit, [alice], 5)
     with pytest.raises(DriverError):
         carol.process(commit)
-    assert_same_epoch([alice, bob], 5)
+    assert_agree([alice, bob], 5)
     for sender, receiver in [(alice, bob), (bob, alice)]:
-        plaintext = f"epoch 5: {sender.name} to {receiver.name}".encode()
-        message = sender.protect(plaintext)
+        message = send(sender, [receiver], "epoch 5")
         cannot_decrypt(carol, message)
-        assert receiver.unprotect(message) == plaintext
+
+
+@pytest.mark.parametrize(("creator_impl", "joiner_impl"), PAIRS)
+def test_joiner_adds_and_removes(creator_impl: str, joiner_impl: str, spawn: Spawn) -> None:
+    """The other way round inside one group: the joiner's implementation commits the
+    add of a member of the creator's implementation (its Welcome and tree), then removes
+    the creator; the creator can read nothing afterwards.
+    """
+    alice = spawn(creator_impl, "alice")
+    bob = spawn(joiner_impl, "bob")
+    dave = spawn(creator_impl, "dave")
+    erin = spawn(joiner_impl, "erin")
+
+    alice.create_group(GROUP_ID)
+    # Epoch 1: two members added by one commit.
+    added = alice.add_members([bob.create_key_package(), erin.create_key_package()])
+    bob.join(added.welcome, added.ratchet_tree)
+    erin.join(added.welcome, added.ratchet_tree)
+    assert sorted([bob.leaf_index, erin.leaf_index]) == [1, 2]
+    assert_agree([alice, bob, erin], 1)
+
+    # Epoch 2: Bob adds Dave, who runs Alice's implementation.
+    added = bob.add_members([dave.create_key_package()])
+    assert added.epoch == 2
+    deliver(added.commit, [alice, erin], 2)
+    assert dave.join(added.welcome, added.ratchet_tree) == 2
+    assert dave.leaf_index == 3
+    everyone = [alice, bob, erin, dave]
+    assert_agree(everyone, 2)
+    all_talk(everyone, "epoch 2")
+
+    # Epoch 3: Dave commits an update.
+    commit, _ = dave.update()
+    deliver(commit, [alice, bob, erin], 3)
+    assert_agree(everyone, 3)
+    all_talk(everyone, "epoch 3")
+
+    # Epoch 4: Bob removes Alice, the group's creator (leaf 0).
+    commit, epoch = bob.remove(alice.leaf_index)
+    assert epoch == 4
+    deliver(commit, [erin, dave], 4)
+    assert alice.process(commit).get("removed") is True
+    rest = [bob, erin, dave]
+    assert_agree(rest, 4)
+    for sender in rest:
+        message = send(sender, [m for m in rest if m is not sender], "epoch 4")
+        cannot_decrypt(alice, message)
+
+
+@pytest.mark.parametrize(("creator_impl", "joiner_impl"), PAIRS)
+def test_external_join(creator_impl: str, joiner_impl: str, spawn: Spawn) -> None:
+    """A member of the other implementation joins by an external commit (§12.4.3.2)
+    through the creator's GroupInfo with ``external_pub``.
+    """
+    alice = spawn(creator_impl, "alice")
+    bob = spawn(joiner_impl, "bob")
+    frank = spawn(joiner_impl, "frank")
+
+    alice.create_group(GROUP_ID)
+    added = alice.add_members([bob.create_key_package()])
+    bob.join(added.welcome, added.ratchet_tree)
+
+    group_info, tree = alice.group_info()
+    commit, epoch = frank.external_join(group_info, tree)
+    assert epoch == 2
+    assert frank.leaf_index == 2
+    deliver(commit, [alice, bob], 2)
+    everyone = [alice, bob, frank]
+    assert_agree(everyone, 2)
+    all_talk(everyone, "after external join")
 
 
 @pytest.mark.parametrize(("creator_impl", "joiner_impl"), PAIRS)
 def test_tampered_messages_rejected_state_unchanged(
     creator_impl: str, joiner_impl: str, spawn: Spawn
 ) -> None:
-    """A tampered commit or application message is refused (§6.1 signature, §6.3 AEAD)
-    and the receiver's state is unchanged: the genuine message still works afterwards.
+    """A tampered commit or application message is refused (§6.2 membership tag, §6.3
+    AEAD) and the receiver's state is unchanged: the genuine message works afterwards.
     """
     alice = spawn(creator_impl, "alice")
     bob = spawn(joiner_impl, "bob")
@@ -210,54 +285,66 @@ def test_tampered_messages_rejected_state_unchanged(
     before = bob.export_state()
     # Flip one bit of the last byte: inside the membership_tag of the PublicMessage (§6.2).
     tampered = commit[:-1] + bytes([commit[-1] ^ 0x01])
-    with pytest.raises(DriverError):
+    with pytest.raises(DriverError) as caught:
         bob.process(tampered)
-    assert bob.export_state().get("epoch") == before.get("epoch") == 1
-    bob.process(commit)
-    assert_same_epoch([alice, bob], 2)
+    assert caught.value.code == "rejected"
+    assert bob.export_state() == before
+    deliver(commit, [bob], 2)
+    assert_agree([alice, bob], 2)
 
     plaintext = b"genuine application data"
     message = alice.protect(plaintext)
     tampered = message[:-1] + bytes([message[-1] ^ 0x80])  # inside the AEAD tag
     cannot_decrypt(bob, tampered)
-    assert bob.unprotect(message) == plaintext
+    assert bob.unprotect(message).plaintext == plaintext
 
 
 @pytest.mark.parametrize("implementation", [TSMLS, HEARTH])
 def test_driver_protocol_errors(implementation: str, spawn: Spawn) -> None:
-    """Bad requests get an error answer with a code and a message, and the driver lives on."""
+    """Bad requests get an error answer with the documented code, and the driver lives on."""
     member = spawn(implementation, "dora")
     driver = member.driver
 
     driver.send_raw(b"this is not json")
     answer = driver.read_answer()
-    assert answer.get("id") is None
-    assert isinstance(answer["error"]["code"], str)
+    assert answer.get("ok") is False
+    assert answer["error"]["code"] == "bad_request"
     assert answer["error"]["message"]
 
-    for op, params in [
-        ("no_such_op", {}),
-        ("protect", {"group_id": b"nowhere".hex(), "plaintext": "00"}),
-        ("create_key_package", {"identity": "not hex"}),
-        ("join", {"welcome": "00"}),
+    for op, params, code in [
+        ("no_such_op", {}, "bad_request"),
+        ("protect", {"group": "nowhere", "plaintext": "00"}, "unknown_group"),
+        ("create_key_package", {}, "bad_request"),
+        ("join", {"welcome": "zz"}, "bad_request"),
+        ("join", {"welcome": "00"}, "decode_error"),
     ]:
         with pytest.raises(DriverError) as caught:
             driver.call(op, **params)
-        assert caught.value.code
+        assert caught.value.code == code, (op, params, caught.value)
         assert caught.value.message
 
+    # A Welcome for somebody else's key package.
+    owner = spawn(TSMLS, "owner")
+    stranger = spawn(TSMLS, "stranger")
+    owner.create_group(GROUP_ID)
+    added = owner.add_members([stranger.create_key_package()])
+    with pytest.raises(DriverError) as caught:
+        member.join(added.welcome, added.ratchet_tree)
+    assert caught.value.code == "no_key_package"
+
     member.create_group(GROUP_ID)
-    with pytest.raises(DriverError):
+    with pytest.raises(DriverError) as caught:
         member.process(bytes.fromhex("0001") + b"garbage")
+    assert caught.value.code == "decode_error"
     assert member.epoch() == 0
     # Still working after the errors.
     commit, epoch = member.update()
-    assert epoch == 1
+    assert (epoch, member.epoch()) == (1, 1)
     assert commit
     driver.send_raw(json.dumps({"id": "last", "op": "export_state"}).encode())
     answer = driver.read_answer()
     assert answer.get("id") == "last"
-    assert "error" in answer  # no group_id given
+    assert answer.get("ok") is False  # no group given
 
 
 def test_driver_failure_is_reported_with_stderr() -> None:
@@ -266,4 +353,4 @@ def test_driver_failure_is_reported_with_stderr() -> None:
         LineDriver("broken", ["sh", "-c", "echo boom >&2; exit 3"]) as driver,
         pytest.raises(DriverFailure, match=r"(?s)exited with 3.*boom"),
     ):
-        driver.call("export_state", group_id="00")
+        driver.call("export_state", group="g1")

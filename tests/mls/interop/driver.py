@@ -1,10 +1,11 @@
 """Drive an MLS interop member over Hearth's JSON-lines protocol.
 
-The protocol is the one of ``python -m hearth_mls.interop`` (core/hearth_mls/README.md),
-also spoken by ``tsmls_driver.mjs`` (ts-mls 1.6.4), so the tests can pair any two
-implementations as members of one RFC 9420 group. One JSON object per line; a request
-carries ``id`` and ``op``; the answer repeats ``id`` and carries either the results or
-``{"error": {"code", "message"}}``. Bytes travel as lowercase hex.
+The protocol is the one of ``python -m hearth_mls.interop`` (core/hearth_mls/README.md,
+"Interop driver"), also spoken by ``tsmls_driver.mjs`` (ts-mls 1.6.4), so the tests can
+pair any two implementations as members of one RFC 9420 group. One JSON object per
+line; a request carries ``id`` and ``op``; the answer repeats ``id`` and is
+``{"ok": true, ...results}`` or ``{"ok": false, "error": {"code", "message"}}``. Bytes
+travel as lowercase hex.
 
 :class:`LineDriver` is the transport (one subprocess, strict request/answer pairing,
 bounded waits); :class:`Member` is the typed MLS view the tests use, and the only place
@@ -21,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,28 +123,18 @@ class LineDriver:
         return answer
 
     def call(self, op: str, **params: Any) -> dict[str, Any]:
-        """Send ``op`` with ``params``; return its results or raise :class:`DriverError`."""
+        """Send ``op`` with ``params``; return the result fields or raise :class:`DriverError`."""
         self._next_id += 1
         request_id = self._next_id
         self.send_raw(json.dumps({"id": request_id, "op": op, **params}).encode())
         answer = self.read_answer()
         if answer.get("id") != request_id:
             raise self._fail(f"answered id {answer.get('id')!r} to request {request_id}")
-        if "error" in answer:
+        check_answer_shape(answer, op, self._fail)
+        if answer["ok"] is False:
             error = answer["error"]
-            if not (
-                isinstance(error, dict)
-                and isinstance(error.get("code"), str)
-                and error["code"]
-                and isinstance(error.get("message"), str)
-                and error["message"]
-            ):
-                raise self._fail(f"{op}: error answer without a code and a message: {answer!r}")
             raise DriverError(self.name, op, error["code"], error["message"])
-        result = answer.get("result", {k: v for k, v in answer.items() if k != "id"})
-        if not isinstance(result, dict):
-            raise self._fail(f"{op}: result is not an object: {answer!r}")
-        return result
+        return {k: v for k, v in answer.items() if k not in {"id", "ok"}}
 
     def close(self) -> None:
         """Close stdin (the driver exits on end of input) and reap the process."""
@@ -164,6 +156,25 @@ class LineDriver:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def check_answer_shape(
+    answer: dict[str, Any], op: str, fail: Callable[[str], DriverFailure]
+) -> None:
+    """An answer is ``{"id", "ok": true, ...}`` or ``{"id", "ok": false, "error": {...}}``."""
+    ok = answer.get("ok")
+    if ok is True:
+        return
+    error = answer.get("error")
+    if not (
+        ok is False
+        and isinstance(error, dict)
+        and isinstance(error.get("code"), str)
+        and error["code"]
+        and isinstance(error.get("message"), str)
+        and error["message"]
+    ):
+        raise fail(f"{op}: answer is neither ok nor an error with a code and a message: {answer!r}")
 
 
 def _hex(result: dict[str, Any], key: str, op: str) -> bytes:
@@ -193,42 +204,56 @@ class AddResult:
     epoch: int
 
 
+@dataclass(frozen=True)
+class Received:
+    """A decrypted application message (RFC 9420 §6.3.2) and its sender's leaf index."""
+
+    plaintext: bytes
+    sender: int
+
+
 class Member:
-    """One group member behind a driver, identified by one group id (RFC 9420 §8.1)."""
+    """One member of one group behind a driver (the driver's ``group`` handle)."""
 
     def __init__(self, implementation: str, name: str, driver: LineDriver) -> None:
         self.implementation = implementation
         self.name = name
         self.driver = driver
+        self.handle = ""
         self.group_id = b""
+        self.leaf_index = -1
 
     def __repr__(self) -> str:
         return f"Member({self.name!r} on {self.implementation})"
 
-    @property
-    def identity(self) -> bytes:
-        return self.name.encode()
-
     def _group(self) -> str:
-        if not self.group_id:
+        if not self.handle:
             raise InteropError(f"{self} is in no group yet")
-        return self.group_id.hex()
+        return self.handle
+
+    def _joined(self, result: dict[str, Any], op: str) -> int:
+        handle = result.get("group")
+        if not isinstance(handle, str) or not handle:
+            raise DriverFailure(f"{op}: answer has no group handle: {result!r}")
+        self.handle = handle
+        if "group_id" in result:
+            self.group_id = _hex(result, "group_id", op)
+        # The creator of a group sits at leaf 0 (RFC 9420 §11); joiners are told their leaf.
+        self.leaf_index = 0 if op == "create_group" else _int(result, "leaf_index", op)
+        return _int(result, "epoch", op)
 
     def create_key_package(self) -> bytes:
-        result = self.driver.call("create_key_package", identity=self.identity.hex())
+        result = self.driver.call("create_key_package", identity=self.name)
         return _hex(result, "key_package", "create_key_package")
 
     def create_group(self, group_id: bytes) -> int:
-        result = self.driver.call(
-            "create_group", group_id=group_id.hex(), identity=self.identity.hex()
-        )
-        self.group_id = group_id
-        return _int(result, "epoch", "create_group")
+        result = self.driver.call("create_group", identity=self.name, group_id=group_id.hex())
+        return self._joined(result, "create_group")
 
     def add_members(self, key_packages: list[bytes]) -> AddResult:
         op = "add_members"
         result = self.driver.call(
-            op, group_id=self._group(), key_packages=[kp.hex() for kp in key_packages]
+            op, group=self._group(), key_packages=[kp.hex() for kp in key_packages]
         )
         return AddResult(
             commit=_hex(result, "commit", op),
@@ -241,34 +266,44 @@ class Member:
         params: dict[str, Any] = {"welcome": welcome.hex()}
         if ratchet_tree is not None:
             params["ratchet_tree"] = ratchet_tree.hex()
-        result = self.driver.call("join", **params)
-        self.group_id = _hex(result, "group_id", "join")
-        return _int(result, "epoch", "join")
+        return self._joined(self.driver.call("join", **params), "join")
 
     def protect(self, plaintext: bytes) -> bytes:
-        result = self.driver.call("protect", group_id=self._group(), plaintext=plaintext.hex())
+        result = self.driver.call("protect", group=self._group(), plaintext=plaintext.hex())
         return _hex(result, "message", "protect")
 
-    def unprotect(self, message: bytes) -> bytes:
-        result = self.driver.call("unprotect", group_id=self._group(), message=message.hex())
-        return _hex(result, "plaintext", "unprotect")
+    def unprotect(self, message: bytes) -> Received:
+        result = self.driver.call("unprotect", group=self._group(), message=message.hex())
+        return Received(_hex(result, "plaintext", "unprotect"), _int(result, "sender", "unprotect"))
 
     def update(self) -> tuple[bytes, int]:
-        result = self.driver.call("update", group_id=self._group())
+        result = self.driver.call("update", group=self._group())
         return _hex(result, "commit", "update"), _int(result, "epoch", "update")
 
     def remove(self, leaf_index: int) -> tuple[bytes, int]:
-        result = self.driver.call("remove", group_id=self._group(), leaf_index=leaf_index)
+        result = self.driver.call("remove", group=self._group(), leaf_index=leaf_index)
         return _hex(result, "commit", "remove"), _int(result, "epoch", "remove")
 
     def process(self, message: bytes) -> dict[str, Any]:
-        return self.driver.call("process", group_id=self._group(), message=message.hex())
+        return self.driver.call("process", group=self._group(), message=message.hex())
 
     def export_state(self) -> dict[str, Any]:
-        return self.driver.call("export_state", group_id=self._group())
+        return self.driver.call("export_state", group=self._group())
 
     def epoch(self) -> int:
         return _int(self.export_state(), "epoch", "export_state")
+
+    def group_info(self) -> tuple[bytes, bytes]:
+        result = self.driver.call("group_info", group=self._group())
+        return _hex(result, "group_info", "group_info"), _hex(result, "ratchet_tree", "group_info")
+
+    def external_join(self, group_info: bytes, ratchet_tree: bytes | None) -> tuple[bytes, int]:
+        params: dict[str, Any] = {"identity": self.name, "group_info": group_info.hex()}
+        if ratchet_tree is not None:
+            params["ratchet_tree"] = ratchet_tree.hex()
+        result = self.driver.call("external_join", **params)
+        epoch = self._joined(result, "external_join")
+        return _hex(result, "commit", "external_join"), epoch
 
 
 def ci() -> bool:
