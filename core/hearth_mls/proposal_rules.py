@@ -1,0 +1,423 @@
+"""Validating and applying a commit's proposal list (RFC 9420 §7.3, §10.1, §12.1, §12.2, §12.3).
+
+:func:`validate_key_package` and :func:`validate_leaf_node` implement the
+KeyPackage and LeafNode checks; :func:`apply_proposals` checks a proposal list
+against every rule of §12.2 and applies it in the order of §12.3, returning a
+new tree and extension list (the inputs are never modified). Each broken MUST
+raises its own :class:`~hearth_mls.errors.GroupRuleError` subclass.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from hearth_mls import tree_math, treekem
+from hearth_mls.credential import CredentialType
+from hearth_mls.errors import (
+    AddExistingMemberError,
+    CapabilitiesError,
+    ConflictingLeafProposalsError,
+    DecodeError,
+    DuplicateAddError,
+    DuplicateLeafKeyError,
+    DuplicatePskError,
+    ExternalInitInMemberCommitError,
+    InitKeyReuseError,
+    InvalidExternalCommitError,
+    InvalidProposalError,
+    KeyPackageSuiteError,
+    LeafSignatureError,
+    LeafSourceError,
+    LifetimeError,
+    MultipleGroupContextExtensionsError,
+    NonMemberSenderError,
+    ReInitNotAloneError,
+    RemoveBlankLeafError,
+    RemoveCommitterError,
+    RequiredCapabilitiesError,
+    SignatureError,
+    UpdateByCommitterError,
+)
+from hearth_mls.extension_payloads import RequiredCapabilities
+from hearth_mls.extensions import (
+    CIPHERSUITE_1,
+    MLS10,
+    REQUIRED_CAPABILITIES,
+    Extension,
+)
+from hearth_mls.framing import Sender, SenderType
+from hearth_mls.key_package import KeyPackage
+from hearth_mls.leaf_node import LeafNode, LeafNodeSource
+from hearth_mls.proposals import (
+    Add,
+    ExternalInit,
+    GroupContextExtensions,
+    PreSharedKey,
+    PreSharedKeyID,
+    Proposal,
+    ReInit,
+    Remove,
+    Update,
+)
+from hearth_mls.suite import verify_with_label
+from hearth_mls.tree_nodes import Node, ParentNode
+
+#: Extension types every client supports without listing them (RFC 9420 §13.4, §17.3).
+DEFAULT_EXTENSIONS = frozenset({1, 2, 3, 4, 5})
+#: Proposal types every client supports (RFC 9420 §17.4).
+DEFAULT_PROPOSALS = frozenset({1, 2, 3, 4, 5, 6, 7})
+
+
+# --- Tree edits (RFC 9420 §7.7, §12.1.1-§12.1.3) ------------------------------------
+
+
+def add_leaf(tree: Sequence[Node | None], leaf: LeafNode) -> tuple[treekem.Tree, int]:
+    """Put ``leaf`` in the leftmost blank leaf (extending the tree if none), §7.7.
+
+    The new leaf joins the unmerged leaves of every non-blank parent above it.
+    """
+    out = treekem.padded(tree)
+    n = treekem.leaf_count(out)
+    index = next((i for i in range(n) if out[2 * i] is None), None)
+    if index is None:
+        index = n
+        out = treekem.padded(out, 2 * n)
+        n *= 2
+    x = tree_math.leaf_to_node(index)
+    out[x] = Node(leaf=leaf)
+    if n > 1:
+        for p in tree_math.direct_path(x, n):
+            node = out[p]
+            if node is not None and node.parent is not None:
+                parent = node.parent
+                unmerged = tuple(sorted({*parent.unmerged_leaves, index}))
+                out[p] = Node(
+                    parent=ParentNode(parent.encryption_key, parent.parent_hash, unmerged)
+                )
+    return out, index
+
+
+def update_leaf(tree: Sequence[Node | None], index: int, leaf: LeafNode) -> treekem.Tree:
+    """Replace leaf ``index`` and blank its direct path (§12.1.2)."""
+    out = treekem.blank_direct_path(list(tree), index)
+    out[tree_math.leaf_to_node(index)] = Node(leaf=leaf)
+    return out
+
+
+def remove_leaf(tree: Sequence[Node | None], index: int) -> treekem.Tree:
+    """Blank leaf ``index`` and its direct path, then truncate (§12.1.3, §7.7)."""
+    out = treekem.blank_direct_path(list(tree), index)
+    out[tree_math.leaf_to_node(index)] = None
+    n = treekem.leaf_count(out)
+    while n > 1 and all(out[2 * i] is None for i in range(n // 2, n)):
+        n //= 2
+        out = out[: tree_math.node_width(n)]
+    return out
+
+
+def leaf_at(tree: Sequence[Node | None], index: int) -> LeafNode | None:
+    node = treekem.node_at(tree, tree_math.leaf_to_node(index))
+    return node.leaf if node is not None else None
+
+
+def members(tree: Sequence[Node | None]) -> list[tuple[int, LeafNode]]:
+    """``(leaf index, LeafNode)`` of every non-blank leaf."""
+    return [
+        (x // 2, node.leaf)
+        for x, node in enumerate(tree)
+        if x % 2 == 0 and node is not None and node.leaf is not None
+    ]
+
+
+# --- LeafNode and KeyPackage validation (§7.3, §10.1) ------------------------------
+
+
+def required_capabilities(extensions: Sequence[Extension]) -> RequiredCapabilities | None:
+    for ext in extensions:
+        if ext.extension_type == REQUIRED_CAPABILITIES:
+            try:
+                return RequiredCapabilities.from_bytes(ext.extension_data)
+            except DecodeError as exc:
+                raise InvalidProposalError(f"required_capabilities: {exc}") from exc
+    return None
+
+
+def check_required_capabilities(leaf: LeafNode, required: RequiredCapabilities | None) -> None:
+    """The leaf supports every required extension, proposal and credential (§7.3, §11.1)."""
+    if required is None:
+        return
+    caps = leaf.capabilities
+    missing = (
+        [f"extension {t}" for t in required.extension_types if t not in caps.extensions]
+        + [f"proposal {t}" for t in required.proposal_types if t not in caps.proposals]
+        + [f"credential {t}" for t in required.credential_types if t not in caps.credentials]
+    )
+    if missing:
+        raise RequiredCapabilitiesError(
+            "leaf does not support required capabilities: " + ", ".join(missing)
+        )
+
+
+def validate_leaf_node(
+    leaf: LeafNode,
+    *,
+    tree: Sequence[Node | None],
+    group_extensions: Sequence[Extension],
+    source: LeafNodeSource,
+    group_id: bytes | None = None,
+    leaf_index: int | None = None,
+    replacing: int | None = None,
+    now: int | None = None,
+) -> None:
+    """Every check of RFC 9420 §7.3 on a LeafNode about to enter ``tree``.
+
+    ``replacing`` is the leaf index this node replaces (Update or commit path),
+    whose own keys do not count as duplicates.
+    """
+    tbs = (
+        leaf.to_be_signed()
+        if leaf.leaf_node_source is LeafNodeSource.KEY_PACKAGE
+        else leaf.to_be_signed(group_id, leaf_index)
+    )
+    try:
+        verify_with_label(leaf.signature_key, "LeafNodeTBS", tbs, leaf.signature)
+    except SignatureError as exc:
+        raise LeafSignatureError("LeafNode signature does not verify (RFC 9420 §7.3)") from exc
+    check_required_capabilities(leaf, required_capabilities(group_extensions))
+    caps = leaf.capabilities
+    if MLS10 not in caps.versions or CIPHERSUITE_1 not in caps.cipher_suites:
+        raise CapabilitiesError("LeafNode capabilities omit mls10 or the group's cipher suite")
+    if int(leaf.credential.credential_type) not in caps.credentials:
+        raise CapabilitiesError("LeafNode capabilities omit its own credential type")
+    for ext in leaf.extensions:
+        if ext.extension_type not in caps.extensions and ext.extension_type not in (
+            DEFAULT_EXTENSIONS
+        ):
+            raise CapabilitiesError(
+                f"LeafNode extension {ext.extension_type} is not in its capabilities"
+            )
+    in_use = {int(m.credential.credential_type) for _, m in members(tree)}
+    for index, member in members(tree):
+        if index == replacing:
+            continue
+        if int(leaf.credential.credential_type) not in member.capabilities.credentials:
+            raise CapabilitiesError(f"member {index} does not support this credential type")
+    if not in_use.issubset(set(caps.credentials) | {int(CredentialType.BASIC)}):
+        raise CapabilitiesError("LeafNode does not support every credential type in use")
+    if leaf.leaf_node_source is not source:
+        raise LeafSourceError(
+            f"leaf_node_source is {leaf.leaf_node_source.name}, expected {source.name}"
+        )
+    if leaf.lifetime is not None:
+        t = int(time.time()) if now is None else now
+        if not leaf.lifetime.not_before <= t <= leaf.lifetime.not_after:
+            raise LifetimeError("the LeafNode's lifetime does not cover the current time")
+    for index, member in members(tree):
+        if index == replacing:
+            continue
+        if member.encryption_key == leaf.encryption_key:
+            raise DuplicateLeafKeyError(f"encryption_key already used by leaf {index}")
+        if member.signature_key == leaf.signature_key:
+            raise DuplicateLeafKeyError(f"signature_key already used by leaf {index}")
+    for node in tree:
+        if (
+            node is not None
+            and node.parent is not None
+            and (node.parent.encryption_key == leaf.encryption_key)
+        ):
+            raise DuplicateLeafKeyError("encryption_key already used by a parent node")
+
+
+def validate_key_package(
+    key_package: KeyPackage,
+    *,
+    tree: Sequence[Node | None],
+    group_extensions: Sequence[Extension],
+    now: int | None = None,
+) -> None:
+    """RFC 9420 §10.1: suite, version, signature, init key and the leaf's §7.3 checks."""
+    if key_package.version != MLS10 or key_package.cipher_suite != CIPHERSUITE_1:
+        raise KeyPackageSuiteError(
+            f"KeyPackage is version {key_package.version} suite {key_package.cipher_suite}"
+        )
+    try:
+        verify_with_label(
+            key_package.leaf_node.signature_key,
+            "KeyPackageTBS",
+            key_package.to_be_signed(),
+            key_package.signature,
+        )
+    except SignatureError as exc:
+        raise LeafSignatureError("KeyPackage signature does not verify (§10.1)") from exc
+    if key_package.init_key == key_package.leaf_node.encryption_key:
+        raise InitKeyReuseError("init_key equals the leaf encryption_key (RFC 9420 §10.1)")
+    validate_leaf_node(
+        key_package.leaf_node,
+        tree=tree,
+        group_extensions=group_extensions,
+        source=LeafNodeSource.KEY_PACKAGE,
+        now=now,
+    )
+
+
+# --- Proposal lists (§12.2, §12.3) --------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalEntry:
+    """A proposal with its sender, as committed (by value or by reference)."""
+
+    proposal: Proposal
+    sender: Sender
+
+
+@dataclass(slots=True)
+class Applied:
+    """The result of applying a proposal list (RFC 9420 §12.3)."""
+
+    tree: treekem.Tree
+    extensions: tuple[Extension, ...]
+    added: list[tuple[int, KeyPackage]] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)
+    updated: list[int] = field(default_factory=list)
+    psks: list[PreSharedKeyID] = field(default_factory=list)
+    external_init: ExternalInit | None = None
+    has_gce: bool = False
+
+    @property
+    def path_required(self) -> bool:
+        """§12.4.2: a path is required for Updates, Removes, an empty list or ExternalInit."""
+        return bool(self.updated or self.removed or self.external_init is not None) or not (
+            self.added or self.psks or self.has_gce
+        )
+
+
+def _psk_key(psk: PreSharedKeyID) -> tuple[object, ...]:
+    return (psk.psktype, psk.psk_id, psk.usage, psk.psk_group_id, psk.psk_epoch)
+
+
+def apply_proposals(
+    entries: Sequence[ProposalEntry],
+    *,
+    tree: Sequence[Node | None],
+    extensions: tuple[Extension, ...],
+    group_id: bytes,
+    committer: int | None,
+    external: bool = False,
+    now: int | None = None,
+) -> Applied:
+    """Check ``entries`` against RFC 9420 §12.2 and apply them in §12.3's order.
+
+    ``committer`` is the committer's leaf index (``None`` for an external commit).
+    """
+    kinds = [type(e.proposal) for e in entries]
+    if external:
+        if kinds.count(ExternalInit) != 1:
+            raise InvalidExternalCommitError("an external commit needs exactly one ExternalInit")
+        if kinds.count(Remove) > 1:
+            raise InvalidExternalCommitError("an external commit has at most one Remove")
+        others = [k for k in kinds if k not in (ExternalInit, Remove, PreSharedKey)]
+        if others:
+            raise InvalidExternalCommitError(
+                f"an external commit cannot carry {others[0].__name__}"
+            )
+    elif ExternalInit in kinds:
+        raise ExternalInitInMemberCommitError("a member's commit contains an ExternalInit")
+    if ReInit in kinds and len(kinds) > 1:
+        raise ReInitNotAloneError("a ReInit must be the only proposal of its commit")
+    if kinds.count(GroupContextExtensions) > 1:
+        raise MultipleGroupContextExtensionsError("more than one GroupContextExtensions")
+
+    touched: set[int] = set()
+    for e in entries:
+        target: int | None = None
+        if isinstance(e.proposal, Update):
+            if e.sender.sender_type is not SenderType.MEMBER:
+                raise InvalidProposalError("an Update must come from a member (§12.1.2)")
+            if e.sender.index == committer:
+                raise UpdateByCommitterError(f"leaf {committer} commits its own Update")
+            target = e.sender.index
+        elif isinstance(e.proposal, Remove):
+            target = e.proposal.removed
+            if target == committer and committer is not None:
+                raise RemoveCommitterError(f"leaf {committer} commits its own removal")
+            if leaf_at(tree, target) is None:
+                raise RemoveBlankLeafError(f"Remove names blank or absent leaf {target}")
+        if target is not None:
+            if target in touched:
+                raise ConflictingLeafProposalsError(f"several Updates/Removes for leaf {target}")
+            touched.add(target)
+
+    psk_ids = [e.proposal.psk for e in entries if isinstance(e.proposal, PreSharedKey)]
+    if len({_psk_key(p) for p in psk_ids}) != len(psk_ids):
+        raise DuplicatePskError("two PreSharedKey proposals name the same PSK")
+
+    removed = {e.proposal.removed for e in entries if isinstance(e.proposal, Remove)}
+    adds = [e.proposal.key_package for e in entries if isinstance(e.proposal, Add)]
+    seen: set[bytes] = set()
+    for kp in adds:
+        key = kp.leaf_node.signature_key
+        if key in seen:
+            raise DuplicateAddError("two Adds carry the same signature key")
+        seen.add(key)
+        for index, member in members(tree):
+            if member.signature_key == key and index not in removed:
+                raise AddExistingMemberError(f"Add duplicates member {index}'s signature key")
+
+    # 1. GroupContextExtensions (§12.3); all members must support them (§12.1.7).
+    new_extensions = extensions
+    has_gce = False
+    for e in entries:
+        if isinstance(e.proposal, GroupContextExtensions):
+            new_extensions = tuple(e.proposal.extensions)
+            has_gce = True
+    out = Applied(tree=treekem.padded(tree), extensions=new_extensions, has_gce=has_gce)
+    if has_gce:
+        required = required_capabilities(new_extensions)
+        for index, member in members(tree):
+            if index in removed:
+                continue
+            check_required_capabilities(member, required)
+            for ext in new_extensions:
+                t = ext.extension_type
+                if t not in DEFAULT_EXTENSIONS and t not in member.capabilities.extensions:
+                    raise RequiredCapabilitiesError(f"member {index} does not support ext {t}")
+    # 2. Updates.
+    for e in entries:
+        if isinstance(e.proposal, Update):
+            sender_leaf = e.sender.index
+            assert sender_leaf is not None
+            if leaf_at(out.tree, sender_leaf) is None:
+                raise NonMemberSenderError(f"Update from blank leaf {sender_leaf}")
+            validate_leaf_node(
+                e.proposal.leaf_node,
+                tree=out.tree,
+                group_extensions=new_extensions,
+                source=LeafNodeSource.UPDATE,
+                group_id=group_id,
+                leaf_index=sender_leaf,
+                replacing=sender_leaf,
+                now=now,
+            )
+            out.tree = update_leaf(out.tree, sender_leaf, e.proposal.leaf_node)
+            out.updated.append(sender_leaf)
+    # 3. Removes.
+    for e in entries:
+        if isinstance(e.proposal, Remove):
+            out.tree = remove_leaf(out.tree, e.proposal.removed)
+            out.removed.append(e.proposal.removed)
+    # 4. Adds, in order.
+    for e in entries:
+        if isinstance(e.proposal, Add):
+            kp = e.proposal.key_package
+            validate_key_package(kp, tree=out.tree, group_extensions=new_extensions, now=now)
+            out.tree, index = add_leaf(out.tree, kp.leaf_node)
+            out.added.append((index, kp))
+    # 5. PSKs, 6. ExternalInit.
+    out.psks = psk_ids
+    for e in entries:
+        if isinstance(e.proposal, ExternalInit):
+            out.external_init = e.proposal
+    return out
