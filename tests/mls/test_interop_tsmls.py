@@ -354,3 +354,64 @@ def test_driver_failure_is_reported_with_stderr() -> None:
         pytest.raises(DriverFailure, match=r"(?s)exited with 3.*boom"),
     ):
         driver.call("export_state", group="g1")
+
+
+def test_hearth_parses_tsmls_wire_messages_byte_exact(spawn: Spawn) -> None:
+    """Wire-level interop, below the group state machine: every MLSMessage ts-mls sends
+    (KeyPackage, PublicMessage commits with Add, UpdatePath and Remove, Welcome,
+    PrivateMessage, GroupInfo) and its ratchet tree decode with Hearth's structs and
+    encode back to the same bytes (RFC 9420 §6, §12.4.3.3). Hearth also accepts the
+    KeyPackage, GREASE included (§10.1, §7.3, §13.5), and verifies the GroupInfo
+    signature (§12.4.3).
+    """
+    from hearth_mls.framing import PrivateMessage, PublicMessage
+    from hearth_mls.group_info import GroupInfo
+    from hearth_mls.key_package import KeyPackage
+    from hearth_mls.mls_message import MLSMessage
+    from hearth_mls.proposal_rules import validate_key_package
+    from hearth_mls.suite import verify_with_label
+    from hearth_mls.tree_nodes import ratchet_tree_from_bytes, ratchet_tree_to_bytes
+    from hearth_mls.welcome_structs import Welcome
+
+    alice = spawn(TSMLS, "alice")
+    bob = spawn(TSMLS, "bob")
+
+    def roundtrip(data: bytes, body: type) -> object:
+        message = MLSMessage.from_bytes(data)
+        assert isinstance(message.body, body)
+        assert message.to_bytes() == data
+        return message.body
+
+    key_package = roundtrip(bob.create_key_package(), KeyPackage)
+    assert isinstance(key_package, KeyPackage)
+    validate_key_package(key_package, tree=[], group_extensions=[])
+    assert key_package.leaf_node.credential.identity == b"bob"
+
+    alice.create_group(GROUP_ID)
+    added = alice.add_members([MLSMessage(key_package).to_bytes()])
+    roundtrip(added.commit, PublicMessage)
+    roundtrip(added.welcome, Welcome)
+    tree = ratchet_tree_from_bytes(added.ratchet_tree)
+    assert ratchet_tree_to_bytes(tree) == added.ratchet_tree
+    bob.join(added.welcome, added.ratchet_tree)
+
+    roundtrip(alice.protect(b"hello"), PrivateMessage)
+    commit, _ = bob.update()
+    roundtrip(commit, PublicMessage)
+    alice.process(commit)
+
+    group_info_bytes, tree_bytes = alice.group_info()
+    group_info = roundtrip(group_info_bytes, GroupInfo)
+    assert isinstance(group_info, GroupInfo)
+    assert group_info.group_context.group_id == GROUP_ID
+    tree = ratchet_tree_from_bytes(tree_bytes)
+    assert ratchet_tree_to_bytes(tree) == tree_bytes
+    signer = tree[2 * group_info.signer]
+    assert signer is not None
+    assert signer.leaf is not None
+    verify_with_label(
+        signer.leaf.signature_key, "GroupInfoTBS", group_info.to_be_signed(), group_info.signature
+    )
+
+    commit, _ = alice.remove(bob.leaf_index)
+    roundtrip(commit, PublicMessage)
