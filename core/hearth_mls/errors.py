@@ -27,8 +27,60 @@ the caller asked for something impossible (a bug or a wrong argument).
      |    +-- GenerationTooFarError     a ratchet generation beyond the window (§9.2)
      |    +-- WelcomeNotForUsError      no EncryptedGroupSecrets for our KeyPackage (§12.4.3.1)
      |    +-- UnsupportedError          another version or ciphersuite (§17.1)
+     |    +-- InvalidKeyPackageError    a KeyPackage breaks a rule of §10.1
+     |    +-- TreeValidationError       a ratchet tree breaks an invariant (§7.9.2, §12.4.3.1)
+     |    |    +-- MalformedTreeError            trailing blank or wrong node kind (§12.4.3.3)
+     |    |    +-- TreeHashMismatchError         tree hash differs from the GroupContext (§12.4.3.1)
+     |    |    +-- ParentHashError               a parent node is not parent-hash valid (§7.9.2)
+     |    |    |    +-- CommitParentHashError    a committer's leaf parent_hash is wrong (§7.9.2)
+     |    |    +-- UnmergedLeafError             a bad unmerged_leaves entry (§12.4.3.1)
+     |    |    +-- DuplicateParentKeyError       a parent's encryption key appears twice (§12.4.3.1)
+     |    +-- LeafNodeError             a LeafNode fails validation (§7.3)
+     |    |    +-- LeafSignatureError            its signature does not verify (§7.3)
+     |    |    +-- LeafSourceError               wrong leaf_node_source for its place (§7.3)
+     |    |    +-- LeafExtensionUnsupportedError an extension not in its capabilities (§7.3)
+     |    |    +-- RequiredCapabilityError       lacks a required capability (§7.3, §11.1)
+     |    |    +-- GroupExtensionUnsupportedError  lacks a GroupContext extension (§13)
+     |    |    +-- CredentialUnsupportedError    credential types not mutually supported (§7.3)
+     |    |    +-- LeafLifetimeError             now is outside its lifetime (§7.3)
+     |    |    +-- DuplicateLeafKeyError         signature or encryption key not unique (§7.3)
+     |    |    +-- UpdateKeyUnchangedError       an Update keeps the old encryption key (§7.3)
+     |    +-- ProposalApplicationError  a proposal cannot apply to the tree (§12.1)
+     |    |    +-- RemoveBlankLeafError          Remove names a blank or absent leaf (§12.1.3)
+     |    |    +-- UpdateBlankLeafError          Update from a blank or absent leaf (§12.1.2)
+     |    +-- UpdatePathShapeError      UpdatePath nodes differ from the filtered direct path (§7.6)
+     |    +-- GroupRuleError            a handshake message breaks a rule of §12 (group.py)
+     |    |    +-- NonMemberSenderError          not a member or allowed sender (§6, §12.1.8)
+     |    |    +-- UnknownProposalError          commit references an unknown proposal (§12.4)
+     |    |    +-- InvalidProposalError          an individual proposal is invalid (§12.1)
+     |    |    |    +-- PskProposalError         bad psk_nonce length or usage (§12.1.4)
+     |    |    +-- UpdateByCommitterError        Update proposal from the committer (§12.2)
+     |    |    +-- RemoveCommitterError          Remove of the committer (§12.2)
+     |    |    +-- ConflictingLeafProposalsError two Updates/Removes for one leaf (§12.2)
+     |    |    +-- DuplicateAddError             two Adds of the same client (§12.2)
+     |    |    +-- AddExistingMemberError        Add of a client already in the group (§12.2)
+     |    |    +-- DuplicatePskError             two PreSharedKeys with one PreSharedKeyID (§12.2)
+     |    |    +-- MultipleGroupContextExtensionsError  more than one GCE proposal (§12.2)
+     |    |    +-- ReInitNotAloneError           ReInit with other proposals (§12.2)
+     |    |    +-- ExternalInitInMemberCommitError  ExternalInit in a member commit (§12.2)
+     |    |    +-- InvalidExternalCommitError    external commit's list or sender (§12.2, §12.4.3.2)
+     |    |    +-- MissingPskError               a PSK this member does not hold (§12.4.2)
+     |    |    +-- MissingPathError              a required path is absent (§12.4.2)
+     |    |    +-- PathLeafSourceError           path leaf source is not commit (§12.4.2)
+     |    |    +-- UnchangedEncryptionKeyError   path leaf keeps its encryption key (§12.4.2)
+     |    |    +-- DuplicatePathKeyError         a path key already in the tree (§12.4.2)
+     |    |    +-- PathLengthError               path nodes/ciphertexts do not fit (§7.6)
+     |    |    +-- PathSecretMismatchError       path secret does not derive the keys (§7.5)
+     |    |    +-- PathParentHashError           path leaf parent_hash mismatch (§7.9.2)
+     |    |    +-- PathDecryptError              our path secret does not decrypt (§7.6)
+     |    |    +-- KeyPackageRuleError           an added KeyPackage breaks §10.1
+     |    |         +-- KeyPackageSuiteError          wrong version or cipher suite
+     |    |         +-- InitKeyReuseError             init_key equals encryption_key
+     |    +-- WelcomeError              a Welcome cannot be joined (§12.4.3.1)
      +-- UsageError                 the caller's mistake
           +-- TreeIndexError        a node index outside the tree (RFC 9420 Appendix C)
+          +-- StateTransitionError  an event illegal in the group's phase (group.py)
+          +-- StateVersionError     serialized group state of an unknown version
 """
 
 from __future__ import annotations
@@ -67,8 +119,6 @@ class GroupRuleError(PeerError):
     """A peer's handshake message breaks a rule of RFC 9420 §12; state unchanged."""
 
 
-
-
 class NonMemberSenderError(GroupRuleError):
     """The sender is not a member (blank or unknown leaf, unknown external sender, §6)."""
 
@@ -79,10 +129,6 @@ class UnknownProposalError(GroupRuleError):
 
 class InvalidProposalError(GroupRuleError):
     """An individual proposal is invalid as specified in RFC 9420 §12.1."""
-
-
-class RemoveBlankLeafError(InvalidProposalError):
-    """A Remove names a leaf that is blank or outside the tree (RFC 9420 §12.1.3)."""
 
 
 class UpdateByCommitterError(GroupRuleError):
@@ -119,10 +165,6 @@ class ReInitNotAloneError(GroupRuleError):
 
 class ExternalInitInMemberCommitError(GroupRuleError):
     """A member's (non-external) commit contains an ExternalInit (RFC 9420 §12.2)."""
-
-
-class UnsupportedProposalError(GroupRuleError):
-    """A proposal type some member does not support (RFC 9420 §12.2, §13.4)."""
 
 
 class InvalidExternalCommitError(GroupRuleError):
@@ -165,41 +207,16 @@ class PathDecryptError(GroupRuleError):
     """The path secret addressed to this member does not decrypt (RFC 9420 §7.6)."""
 
 
+class KeyPackageRuleError(GroupRuleError):
+    """An added KeyPackage breaks a rule of RFC 9420 §10.1 (leaf checks: LeafNodeError)."""
 
-class InvalidLeafNodeError(GroupRuleError):
-    """A LeafNode fails the validation of RFC 9420 §7.3."""
 
-
-class KeyPackageSuiteError(InvalidLeafNodeError):
+class KeyPackageSuiteError(KeyPackageRuleError):
     """A KeyPackage's version or cipher suite is not the group's (RFC 9420 §10.1)."""
 
 
-class LifetimeError(InvalidLeafNodeError):
-    """A LeafNode's lifetime does not cover the current time (RFC 9420 §7.3)."""
-
-
-class LeafSignatureError(InvalidLeafNodeError):
-    """A LeafNode's or KeyPackage's signature does not verify (RFC 9420 §7.3, §10.1)."""
-
-
-class RequiredCapabilitiesError(InvalidLeafNodeError):
-    """A LeafNode does not support the group's required_capabilities (RFC 9420 §7.3, §11.1)."""
-
-
-class CapabilitiesError(InvalidLeafNodeError):
-    """A LeafNode's capabilities omit its own credential or extension types (RFC 9420 §7.3)."""
-
-
-class DuplicateLeafKeyError(InvalidLeafNodeError):
-    """A LeafNode's encryption or signature key is already used in the tree (RFC 9420 §7.3)."""
-
-
-class InitKeyReuseError(InvalidLeafNodeError):
+class InitKeyReuseError(KeyPackageRuleError):
     """A KeyPackage's init_key equals its leaf encryption_key (RFC 9420 §10.1)."""
-
-
-class LeafSourceError(InvalidLeafNodeError):
-    """A LeafNode's leaf_node_source does not fit where it is used (RFC 9420 §7.3)."""
 
 
 class WelcomeError(PeerError):
@@ -217,6 +234,8 @@ class StateTransitionError(UsageError):
 
 class StateVersionError(UsageError):
     """Serialized group state has an unknown format version (no migration applies)."""
+
+
 class TreeIndexError(UsageError):
     """A node index outside the tree, or the children of a leaf (RFC 9420 Appendix C)."""
 
@@ -291,3 +310,95 @@ class WelcomeNotForUsError(PeerError):
 
 class UnsupportedError(PeerError):
     """Another protocol version or ciphersuite than ours (RFC 9420 §6, §17.1)."""
+
+
+class InvalidKeyPackageError(PeerError):
+    """A KeyPackage breaks a rule of RFC 9420 §10.1 (other than its signatures)."""
+
+
+class TreeValidationError(PeerError):
+    """A ratchet tree from a peer breaks an invariant (RFC 9420 §7.9.2, §12.4.3.1)."""
+
+
+class MalformedTreeError(TreeValidationError):
+    """A ``ratchet_tree`` has a trailing blank, or a leaf/parent in the wrong slot (§12.4.3.3)."""
+
+
+class TreeHashMismatchError(TreeValidationError):
+    """The tree's root hash is not the GroupContext's ``tree_hash`` (RFC 9420 §12.4.3.1)."""
+
+
+class ParentHashError(TreeValidationError):
+    """A non-blank parent node is not parent-hash valid (RFC 9420 §7.9.2)."""
+
+
+class UnmergedLeafError(TreeValidationError):
+    """An unmerged leaf is blank, not a descendant, or missing below (RFC 9420 §12.4.3.1)."""
+
+
+class DuplicateParentKeyError(TreeValidationError):
+    """A parent node's encryption key appears in another node (RFC 9420 §12.4.3.1)."""
+
+
+class LeafNodeError(PeerError):
+    """A LeafNode fails the validation of RFC 9420 §7.3."""
+
+
+class LeafSignatureError(LeafNodeError):
+    """A LeafNode's signature does not verify under its ``signature_key`` (§7.3)."""
+
+
+class LeafSourceError(LeafNodeError):
+    """A LeafNode's ``leaf_node_source`` is wrong for where it appears (§7.3)."""
+
+
+class LeafExtensionUnsupportedError(LeafNodeError):
+    """A LeafNode carries an extension its capabilities do not list (§7.3)."""
+
+
+class RequiredCapabilityError(LeafNodeError):
+    """A LeafNode lacks a capability the group's ``required_capabilities`` demand (§7.3, §11.1)."""
+
+
+class CredentialUnsupportedError(LeafNodeError):
+    """A credential type some member does not support, or vice versa (§7.3)."""
+
+
+class LeafLifetimeError(LeafNodeError):
+    """The current time is outside a LeafNode's lifetime (§7.3)."""
+
+
+class DuplicateLeafKeyError(LeafNodeError):
+    """A LeafNode's signature or encryption key is already used in the group (§7.3)."""
+
+
+class UpdateKeyUnchangedError(LeafNodeError):
+    """An Update's leaf keeps the encryption key of the leaf it replaces (§7.3)."""
+
+
+class ProposalApplicationError(PeerError):
+    """A proposal cannot be applied to the ratchet tree (RFC 9420 §12.1)."""
+
+
+class RemoveBlankLeafError(ProposalApplicationError):
+    """A Remove names a blank leaf or one outside the tree (RFC 9420 §12.1.3)."""
+
+
+class UpdateBlankLeafError(ProposalApplicationError):
+    """An Update is applied for a blank leaf or one outside the tree (RFC 9420 §12.1.2)."""
+
+
+class CommitParentHashError(ParentHashError):
+    """A committer's new leaf carries a parent_hash its UpdatePath does not give (§7.9.2)."""
+
+
+class UpdatePathShapeError(PeerError):
+    """An UpdatePath's node count differs from the sender's filtered direct path (§7.6)."""
+
+
+class GroupExtensionUnsupportedError(LeafNodeError):
+    """A LeafNode's capabilities lack an extension the GroupContext uses (RFC 9420 §13)."""
+
+
+class PskProposalError(InvalidProposalError):
+    """A PreSharedKey proposal has a bad nonce length or a reinit/branch usage (§12.1.4)."""

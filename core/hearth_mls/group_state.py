@@ -194,25 +194,30 @@ def get_secret_tree(r: Reader) -> st.SecretTree:
 class EpochKeys:
     """What decrypts late messages of one (possibly past) epoch (RFC 9420 §14)."""
 
-    epoch: int
+    context: GroupContext
     sender_data_secret: bytes
     secret_tree: st.SecretTree
     #: Signature keys by leaf index in that epoch, to verify late senders.
     signature_keys: tuple[tuple[int, bytes], ...]
 
+    @property
+    def epoch(self) -> int:
+        return self.context.epoch
+
 
 def _put_epoch_keys(w: Writer, k: EpochKeys) -> None:
-    w.uint64(k.epoch).opaque(k.sender_data_secret)
+    k.context.encode(w)
+    w.opaque(k.sender_data_secret)
     put_secret_tree(w, k.secret_tree)
     w.vector(k.signature_keys, lambda w2, kv: w2.uint32(kv[0]).opaque(kv[1]))
 
 
 def _get_epoch_keys(r: Reader) -> EpochKeys:
-    epoch = r.uint64()
+    context = GroupContext.decode(r)
     sds = r.opaque()
     tree = get_secret_tree(r)
     keys = tuple(r.vector(lambda r2: (r2.uint32(), r2.opaque())))
-    return EpochKeys(epoch, sds, tree, keys)
+    return EpochKeys(context, sds, tree, keys)
 
 
 #: Migrations from an older FORMAT_VERSION: version -> function(body) -> newer body.

@@ -68,12 +68,24 @@ def generate_key_pair() -> tuple[bytes, bytes]:
     return sk.private_bytes_raw(), sk.public_key().public_bytes_raw()
 
 
-def public_key(private: bytes) -> bytes:
-    """The serialized public key of a raw X25519 private key."""
+#: An X25519 private key: raw bytes, or a loaded key object. Loading from bytes
+#: costs a scalar multiplication, so callers that decrypt often keep the object.
+PrivateKey = bytes | X25519PrivateKey
+
+
+def public_key(private: PrivateKey) -> bytes:
+    """The serialized public key of an X25519 private key."""
     return _private(private).public_key().public_bytes_raw()
 
 
-def _private(private: bytes) -> X25519PrivateKey:
+def load_private_key(private: bytes) -> X25519PrivateKey:
+    """Load a raw X25519 private key once, to pass to repeated decryptions."""
+    return _private(private)
+
+
+def _private(private: PrivateKey) -> X25519PrivateKey:
+    if isinstance(private, X25519PrivateKey):
+        return private
     if len(private) != N_SK:
         raise UsageError(f"X25519 private key must be {N_SK} bytes, got {len(private)}")
     return X25519PrivateKey.from_private_bytes(private)
@@ -105,7 +117,7 @@ def encap(public: bytes, ephemeral: bytes | None = None) -> tuple[bytes, bytes]:
     return _extract_and_expand(dh, enc + public), enc
 
 
-def decap(enc: bytes, private: bytes) -> bytes:
+def decap(enc: bytes, private: PrivateKey) -> bytes:
     """Decap (RFC 9180 §4.1): the shared secret."""
     sk_r = _private(private)
     dh = _dh(sk_r, enc)
@@ -180,7 +192,7 @@ def setup_base_s(
     return enc, key_schedule(shared_secret, info)
 
 
-def setup_base_r(enc: bytes, private: bytes, info: bytes) -> Context:
+def setup_base_r(enc: bytes, private: PrivateKey, info: bytes) -> Context:
     """SetupBaseR (RFC 9180 §5.1.1): the receiver context."""
     return key_schedule(decap(enc, private), info)
 
@@ -191,6 +203,6 @@ def seal_base(public: bytes, info: bytes, aad: bytes, plaintext: bytes) -> tuple
     return enc, ctx.seal(aad, plaintext)
 
 
-def open_base(enc: bytes, private: bytes, info: bytes, aad: bytes, ciphertext: bytes) -> bytes:
+def open_base(enc: bytes, private: PrivateKey, info: bytes, aad: bytes, ciphertext: bytes) -> bytes:
     """Single-shot OpenBase (RFC 9180 §6.1)."""
     return setup_base_r(enc, private, info).open(aad, ciphertext)

@@ -13,11 +13,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from hearth_mls import tree_math, treekem
-from hearth_mls.credential import CredentialType
+from hearth_mls import suite, tree_math, treekem
+from hearth_mls import tree_validation as tv
 from hearth_mls.errors import (
     AddExistingMemberError,
-    CapabilitiesError,
     ConflictingLeafProposalsError,
     DecodeError,
     DuplicateAddError,
@@ -29,14 +28,12 @@ from hearth_mls.errors import (
     InvalidProposalError,
     KeyPackageSuiteError,
     LeafSignatureError,
-    LeafSourceError,
-    LifetimeError,
     MultipleGroupContextExtensionsError,
     NonMemberSenderError,
+    PskProposalError,
     ReInitNotAloneError,
     RemoveBlankLeafError,
     RemoveCommitterError,
-    RequiredCapabilitiesError,
     SignatureError,
     UpdateByCommitterError,
 )
@@ -57,18 +54,15 @@ from hearth_mls.proposals import (
     PreSharedKey,
     PreSharedKeyID,
     Proposal,
+    PSKType,
     ReInit,
     Remove,
+    ResumptionPSKUsage,
     Update,
 )
+from hearth_mls.ratchet_tree import RatchetTree
 from hearth_mls.suite import verify_with_label
 from hearth_mls.tree_nodes import Node, ParentNode
-
-#: Extension types every client supports without listing them (RFC 9420 §13.4, §17.3).
-DEFAULT_EXTENSIONS = frozenset({1, 2, 3, 4, 5})
-#: Proposal types every client supports (RFC 9420 §17.4).
-DEFAULT_PROPOSALS = frozenset({1, 2, 3, 4, 5, 6, 7})
-
 
 # --- Tree edits (RFC 9420 §7.7, §12.1.1-§12.1.3) ------------------------------------
 
@@ -135,6 +129,7 @@ def members(tree: Sequence[Node | None]) -> list[tuple[int, LeafNode]]:
 
 
 def required_capabilities(extensions: Sequence[Extension]) -> RequiredCapabilities | None:
+    """The ``required_capabilities`` extension among ``extensions``, decoded (§11.1)."""
     for ext in extensions:
         if ext.extension_type == REQUIRED_CAPABILITIES:
             try:
@@ -144,90 +139,46 @@ def required_capabilities(extensions: Sequence[Extension]) -> RequiredCapabiliti
     return None
 
 
-def check_required_capabilities(leaf: LeafNode, required: RequiredCapabilities | None) -> None:
-    """The leaf supports every required extension, proposal and credential (§7.3, §11.1)."""
-    if required is None:
-        return
-    caps = leaf.capabilities
-    missing = (
-        [f"extension {t}" for t in required.extension_types if t not in caps.extensions]
-        + [f"proposal {t}" for t in required.proposal_types if t not in caps.proposals]
-        + [f"credential {t}" for t in required.credential_types if t not in caps.credentials]
-    )
-    if missing:
-        raise RequiredCapabilitiesError(
-            "leaf does not support required capabilities: " + ", ".join(missing)
-        )
-
-
 def validate_leaf_node(
     leaf: LeafNode,
     *,
     tree: Sequence[Node | None],
     group_extensions: Sequence[Extension],
     source: LeafNodeSource,
-    group_id: bytes | None = None,
-    leaf_index: int | None = None,
+    group_id: bytes,
+    leaf_index: int,
     replacing: int | None = None,
     now: int | None = None,
 ) -> None:
-    """Every check of RFC 9420 §7.3 on a LeafNode about to enter ``tree``.
+    """Every check of RFC 9420 §7.3 on a LeafNode about to sit at ``leaf_index``.
 
-    ``replacing`` is the leaf index this node replaces (Update or commit path),
-    whose own keys do not count as duplicates.
+    Delegates to :func:`hearth_mls.tree_validation.validate_leaf_node`, plus
+    the parent-node half of the key uniqueness rule. ``replacing`` is the leaf
+    this node replaces (Update or commit path), whose keys are not duplicates.
     """
-    tbs = (
-        leaf.to_be_signed()
-        if leaf.leaf_node_source is LeafNodeSource.KEY_PACKAGE
-        else leaf.to_be_signed(group_id, leaf_index)
-    )
-    try:
-        verify_with_label(leaf.signature_key, "LeafNodeTBS", tbs, leaf.signature)
-    except SignatureError as exc:
-        raise LeafSignatureError("LeafNode signature does not verify (RFC 9420 §7.3)") from exc
-    check_required_capabilities(leaf, required_capabilities(group_extensions))
-    caps = leaf.capabilities
-    if MLS10 not in caps.versions or CIPHERSUITE_1 not in caps.cipher_suites:
-        raise CapabilitiesError("LeafNode capabilities omit mls10 or the group's cipher suite")
-    if int(leaf.credential.credential_type) not in caps.credentials:
-        raise CapabilitiesError("LeafNode capabilities omit its own credential type")
-    for ext in leaf.extensions:
-        if ext.extension_type not in caps.extensions and ext.extension_type not in (
-            DEFAULT_EXTENSIONS
-        ):
-            raise CapabilitiesError(
-                f"LeafNode extension {ext.extension_type} is not in its capabilities"
-            )
-    in_use = {int(m.credential.credential_type) for _, m in members(tree)}
-    for index, member in members(tree):
-        if index == replacing:
-            continue
-        if int(leaf.credential.credential_type) not in member.capabilities.credentials:
-            raise CapabilitiesError(f"member {index} does not support this credential type")
-    if not in_use.issubset(set(caps.credentials) | {int(CredentialType.BASIC)}):
-        raise CapabilitiesError("LeafNode does not support every credential type in use")
-    if leaf.leaf_node_source is not source:
-        raise LeafSourceError(
-            f"leaf_node_source is {leaf.leaf_node_source.name}, expected {source.name}"
+    view = RatchetTree.from_wire(treekem.truncated(tree)) if any(tree) else None
+    if view is not None:
+        tv.validate_leaf_node(
+            leaf,
+            view,
+            group_id,
+            leaf_index,
+            expected_source=source,
+            required=required_capabilities(group_extensions),
+            group_extensions=tuple(group_extensions),
+            replaces=replacing,
+            now=now,
         )
-    if leaf.lifetime is not None:
-        t = int(time.time()) if now is None else now
-        if not leaf.lifetime.not_before <= t <= leaf.lifetime.not_after:
-            raise LifetimeError("the LeafNode's lifetime does not cover the current time")
-    for index, member in members(tree):
-        if index == replacing:
-            continue
-        if member.encryption_key == leaf.encryption_key:
-            raise DuplicateLeafKeyError(f"encryption_key already used by leaf {index}")
-        if member.signature_key == leaf.signature_key:
-            raise DuplicateLeafKeyError(f"signature_key already used by leaf {index}")
     for node in tree:
-        if (
-            node is not None
-            and node.parent is not None
-            and (node.parent.encryption_key == leaf.encryption_key)
-        ):
+        parent = node.parent if node is not None else None
+        if parent is not None and parent.encryption_key == leaf.encryption_key:
             raise DuplicateLeafKeyError("encryption_key already used by a parent node")
+
+
+def next_leaf_index(tree: Sequence[Node | None]) -> int:
+    """Where an Add puts its leaf: the leftmost blank leaf, else a new one (§7.7)."""
+    n = treekem.leaf_count(tree)
+    return next((i for i in range(n) if treekem.node_at(tree, 2 * i) is None), n)
 
 
 def validate_key_package(
@@ -258,7 +209,9 @@ def validate_key_package(
         tree=tree,
         group_extensions=group_extensions,
         source=LeafNodeSource.KEY_PACKAGE,
-        now=now,
+        group_id=b"",
+        leaf_index=next_leaf_index(tree),
+        now=int(time.time()) if now is None else now,
     )
 
 
@@ -351,6 +304,11 @@ def apply_proposals(
             touched.add(target)
 
     psk_ids = [e.proposal.psk for e in entries if isinstance(e.proposal, PreSharedKey)]
+    for psk in psk_ids:
+        if len(psk.psk_nonce) != suite.NH:
+            raise PskProposalError(f"psk_nonce is {len(psk.psk_nonce)} bytes, not Nh (§12.1.4)")
+        if psk.psktype is PSKType.RESUMPTION and psk.usage is not ResumptionPSKUsage.APPLICATION:
+            raise PskProposalError("a resumption PSK outside reinit/branch must be application")
     if len({_psk_key(p) for p in psk_ids}) != len(psk_ids):
         raise DuplicatePskError("two PreSharedKey proposals name the same PSK")
 
@@ -379,11 +337,8 @@ def apply_proposals(
         for index, member in members(tree):
             if index in removed:
                 continue
-            check_required_capabilities(member, required)
-            for ext in new_extensions:
-                t = ext.extension_type
-                if t not in DEFAULT_EXTENSIONS and t not in member.capabilities.extensions:
-                    raise RequiredCapabilitiesError(f"member {index} does not support ext {t}")
+            tv.check_required_capabilities(member, required, f"member {index}")
+            tv.check_group_extensions(member, new_extensions, f"member {index}")
     # 2. Updates.
     for e in entries:
         if isinstance(e.proposal, Update):

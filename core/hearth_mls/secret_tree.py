@@ -23,8 +23,10 @@ from __future__ import annotations
 import enum
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 from hearth_mls import suite, tree_math
+from hearth_mls.codec import Reader, Writer, decode_exact
 from hearth_mls.errors import GenerationReusedError, GenerationTooFarError, UsageError
 
 #: Default window of generations a receiver may skip ahead (§9.2 leaves it to the application).
@@ -209,3 +211,83 @@ class SecretTree:
                 max_skipped=self.max_skipped,
             )
         return self._ratchets[(leaf, kind)]
+
+    # --- persistence ---------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        """The tree's remaining secrets, for a client to persist (deleted keys stay deleted).
+
+        Layout (presentation language): ``uint32 leaf_count; {uint32 node;
+        opaque secret<V>;} nodes<V>; {uint32 leaf; uint8 kind (0 handshake,
+        1 application); opaque secret<V>; uint32 next_generation; {uint32
+        generation; opaque key<V>; opaque nonce<V>;} skipped<V>;} ratchets<V>``.
+        The window sizes are configuration, not state: pass them to
+        :meth:`from_bytes`.
+        """
+        w = Writer().uint32(self.leaf_count)
+        w.vector(sorted(self._nodes.items()), _put_node)
+        ratchets = sorted(self._ratchets.items(), key=lambda kv: (kv[0][0], _KIND_CODE[kv[0][1]]))
+        w.vector(ratchets, _put_ratchet)
+        return w.getvalue()
+
+    @classmethod
+    def from_bytes(
+        cls,
+        data: bytes,
+        *,
+        max_forward: int = DEFAULT_MAX_FORWARD,
+        max_skipped: int = DEFAULT_MAX_SKIPPED,
+    ) -> SecretTree:
+        """Restore a tree saved by :meth:`to_bytes`; raises DecodeError on bad bytes."""
+
+        def get(r: Reader) -> SecretTree:
+            leaf_count = r.uint32()
+            if leaf_count == 0 or leaf_count & (leaf_count - 1):
+                raise r.error(f"{leaf_count} leaves is not a perfect tree")
+            tree = cls(
+                bytes(suite.NH), leaf_count, max_forward=max_forward, max_skipped=max_skipped
+            )
+            tree._nodes = dict(r.vector(lambda r2: (r2.uint32(), r2.opaque())))
+            width = tree_math.node_width(leaf_count)
+            if any(node >= width for node in tree._nodes):
+                raise r.error("a node index outside the tree")
+            for (leaf, kind), ratchet in r.vector(lambda r2: _get_ratchet(r2, tree)):
+                if leaf >= leaf_count:
+                    raise r.error(f"ratchet for leaf {leaf} outside the tree")
+                tree._ratchets[(leaf, kind)] = ratchet
+            return tree
+
+        return decode_exact(data, "SecretTree", get)
+
+
+_KIND_CODE = {RatchetType.HANDSHAKE: 0, RatchetType.APPLICATION: 1}
+_KIND_OF = {code: kind for kind, code in _KIND_CODE.items()}
+
+
+def _put_node(w: Writer, item: tuple[int, bytes]) -> None:
+    w.uint32(item[0]).opaque(item[1])
+
+
+def _put_ratchet(w: Writer, item: tuple[tuple[int, RatchetType], HashRatchet]) -> None:
+    (leaf, kind), ratchet = item
+    w.uint32(leaf).uint8(_KIND_CODE[kind]).opaque(ratchet._secret).uint32(ratchet.next_generation)
+    w.vector(
+        list(ratchet._skipped.items()),
+        lambda w2, g: w2.uint32(g[0]).opaque(g[1][0]).opaque(g[1][1]),
+    )
+
+
+def _get_ratchet(r: Reader, tree: SecretTree) -> tuple[tuple[int, RatchetType], HashRatchet]:
+    leaf = r.uint32()
+    code = r.uint8()
+    kind = _KIND_OF.get(code)
+    if kind is None:
+        raise r.error(f"unknown ratchet kind {code}")
+    ratchet = HashRatchet(r.opaque(), max_forward=tree.max_forward, max_skipped=tree.max_skipped)
+    ratchet.next_generation = r.uint32()
+    skipped: list[Any] = r.vector(lambda r2: (r2.uint32(), r2.opaque(), r2.opaque()))
+    for generation, key, nonce in skipped:
+        if generation >= ratchet.next_generation:
+            raise r.error(f"skipped generation {generation} is not below the ratchet")
+        ratchet._skipped[generation] = (key, nonce)
+    return (leaf, kind), ratchet

@@ -108,18 +108,30 @@ def generate_signature_key_pair() -> tuple[bytes, bytes]:
     return key.private_bytes_raw(), key.public_key().public_bytes_raw()
 
 
-def signature_public_key(private: bytes) -> bytes:
-    """The Ed25519 public key of a raw private key."""
+#: An Ed25519 private key: raw bytes, or a loaded key object. Loading from bytes
+#: costs as much as a signature, so a member that signs often keeps the object.
+SignaturePrivateKey = bytes | Ed25519PrivateKey
+
+
+def signature_public_key(private: SignaturePrivateKey) -> bytes:
+    """The Ed25519 public key of a private key."""
     return _signing_key(private).public_key().public_bytes_raw()
 
 
-def _signing_key(private: bytes) -> Ed25519PrivateKey:
+def load_signature_private_key(private: bytes) -> Ed25519PrivateKey:
+    """Load a raw Ed25519 private key once, to pass to repeated signings."""
+    return _signing_key(private)
+
+
+def _signing_key(private: SignaturePrivateKey) -> Ed25519PrivateKey:
+    if isinstance(private, Ed25519PrivateKey):
+        return private
     if len(private) != 32:
         raise UsageError(f"Ed25519 private key must be 32 bytes, got {len(private)}")
     return Ed25519PrivateKey.from_private_bytes(private)
 
 
-def sign_with_label(private: bytes, label: bytes | str, content: bytes) -> bytes:
+def sign_with_label(private: SignaturePrivateKey, label: bytes | str, content: bytes) -> bytes:
     """SignWithLabel (RFC 9420 §5.1.2) with Ed25519."""
     return _signing_key(private).sign(_sign_content(label, content))
 
@@ -158,7 +170,11 @@ def encrypt_with_label(
 
 
 def decrypt_with_label(
-    private: bytes, label: bytes | str, context: bytes, kem_output: bytes, ciphertext: bytes
+    private: hpke.PrivateKey,
+    label: bytes | str,
+    context: bytes,
+    kem_output: bytes,
+    ciphertext: bytes,
 ) -> bytes:
     """DecryptWithLabel (RFC 9420 §5.1.3); raises :class:`HPKEDecryptionError`."""
     return hpke.open_base(kem_output, private, _encrypt_context(label, context), b"", ciphertext)
@@ -174,6 +190,6 @@ def generate_hpke_key_pair() -> tuple[bytes, bytes]:
     return hpke.generate_key_pair()
 
 
-def hpke_public_key(private: bytes) -> bytes:
+def hpke_public_key(private: hpke.PrivateKey) -> bytes:
     """The X25519 public key of a raw private key."""
     return hpke.public_key(private)

@@ -12,6 +12,7 @@ public tree no longer backs.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -20,12 +21,12 @@ from hearth_mls import tree_math
 from hearth_mls.codec import Writer
 from hearth_mls.commit import HPKECiphertext, UpdatePath, UpdatePathNode
 from hearth_mls.errors import (
+    DecryptionError,
     DuplicatePathKeyError,
     PathDecryptError,
     PathLengthError,
     PathParentHashError,
     PathSecretMismatchError,
-    PeerError,
 )
 from hearth_mls.leaf_node import LeafNode, LeafNodeSource
 from hearth_mls.suite import (
@@ -121,14 +122,19 @@ def tree_hash(tree: Sequence[Node | None], x: int | None = None) -> bytes:
     if x is None:
         x = tree_math.root(leaf_count(tree))
     node = node_at(tree, x)
-    w = Writer()
     if tree_math.is_leaf(x):
-        w.uint8(1).uint32(tree_math.node_to_leaf(x))
-        w.optional(node.leaf if node is not None else None, lambda w2, leaf: leaf.encode(w2))
-    else:
-        w.uint8(2)
-        w.optional(node.parent if node is not None else None, lambda w2, par: par.encode(w2))
-        w.opaque(tree_hash(tree, tree_math.left(x))).opaque(tree_hash(tree, tree_math.right(x)))
+        return _leaf_hash(tree_math.node_to_leaf(x), node.leaf if node is not None else None)
+    w = Writer().uint8(2)
+    w.optional(node.parent if node is not None else None, lambda w2, par: par.encode(w2))
+    w.opaque(tree_hash(tree, tree_math.left(x))).opaque(tree_hash(tree, tree_math.right(x)))
+    return digest(w.getvalue())
+
+
+@functools.lru_cache(maxsize=4096)
+def _leaf_hash(index: int, leaf: LeafNode | None) -> bytes:
+    """``Hash(TreeHashInput)`` of a leaf (§7.8); memoized, leaves rarely change."""
+    w = Writer().uint8(1).uint32(index)
+    w.optional(leaf, lambda w2, node: node.encode(w2))
     return digest(w.getvalue())
 
 
@@ -320,9 +326,7 @@ def decrypt_update_path(
                 secret = decrypt_with_label(
                     priv, "UpdatePathNode", context, ct.kem_output, ct.ciphertext
                 )
-            except PeerError:
-                raise
-            except Exception as exc:
+            except DecryptionError as exc:
                 raise PathDecryptError(f"path secret for node {r} does not decrypt") from exc
             first = secret
             keys = dict(private_keys)

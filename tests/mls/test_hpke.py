@@ -90,3 +90,11 @@ def test_low_order_and_malformed_public_keys() -> None:
 def test_bad_private_key_length_is_a_usage_error() -> None:
     with pytest.raises(UsageError):
         hpke.public_key(b"\x01" * 31)
+
+
+def test_sequence_number_overflow_is_refused() -> None:
+    _, pk = hpke.generate_key_pair()
+    _, sender = hpke.setup_base_s(pk, b"")
+    sender.seq = (1 << 96) - 1
+    with pytest.raises(UsageError):
+        sender.seal(b"", b"x")

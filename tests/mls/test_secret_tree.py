@@ -96,3 +96,31 @@ def test_bad_tree_shapes_and_leaves() -> None:
         SecretTree(SECRET, 3)
     with pytest.raises(UsageError):
         SecretTree(SECRET, 4).ratchet(4, RatchetType.APPLICATION)
+
+
+def test_persisted_tree_continues_where_it_stopped() -> None:
+    sender, receiver = SecretTree(SECRET, 8), SecretTree(SECRET, 8)
+    sent = [sender.ratchet(3, RatchetType.APPLICATION).next() for _ in range(4)]
+    receiver.ratchet(3, RatchetType.APPLICATION).take(sent[2][0])  # skip 0 and 1
+    restored = SecretTree.from_bytes(receiver.to_bytes())
+    assert restored.to_bytes() == receiver.to_bytes()
+    ratchet = restored.ratchet(3, RatchetType.APPLICATION)
+    assert ratchet.skipped_generations == [0, 1]
+    assert ratchet.take(sent[0][0]) == sent[0][1:]
+    with pytest.raises(GenerationReusedError):
+        ratchet.take(sent[2][0])
+    # Untouched leaves still derive the same keys after a restore.
+    gen, key, nonce = sender.ratchet(6, RatchetType.HANDSHAKE).next()
+    assert restored.ratchet(6, RatchetType.HANDSHAKE).take(gen) == (key, nonce)
+
+
+def test_persisted_tree_rejects_bad_bytes() -> None:
+    from hearth_mls.errors import DecodeError
+
+    good = SecretTree(SECRET, 2)
+    good.ratchet(0, RatchetType.HANDSHAKE).next()
+    data = good.to_bytes()
+    with pytest.raises(DecodeError):
+        SecretTree.from_bytes(data + b"\0")
+    with pytest.raises(DecodeError):
+        SecretTree.from_bytes(b"\0\0\0\x03" + data[4:])  # 3 leaves

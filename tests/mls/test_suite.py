@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from hearth_mls import suite
+from hearth_mls import hpke, suite
 from hearth_mls.errors import HPKEDecryptionError, SignatureError, UsageError
 
 
@@ -96,3 +96,15 @@ def test_derive_hpke_key_pair_is_deterministic() -> None:
 def test_bad_private_key_is_a_usage_error() -> None:
     with pytest.raises(UsageError):
         suite.sign_with_label(b"short", "L", b"")
+
+
+def test_loaded_key_objects_work_like_raw_bytes() -> None:
+    priv, pub = suite.generate_signature_key_pair()
+    loaded = suite.load_signature_private_key(priv)
+    suite.verify_with_label(pub, "L", b"c", suite.sign_with_label(loaded, "L", b"c"))
+    assert suite.signature_public_key(loaded) == pub
+    hpke_priv, hpke_pub = suite.generate_hpke_key_pair()
+    hpke_loaded = hpke.load_private_key(hpke_priv)
+    kem_output, ct = suite.encrypt_with_label(hpke_pub, "L", b"ctx", b"pt")
+    assert suite.decrypt_with_label(hpke_loaded, "L", b"ctx", kem_output, ct) == b"pt"
+    assert suite.hpke_public_key(hpke_loaded) == hpke_pub

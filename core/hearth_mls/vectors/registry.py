@@ -38,3 +38,21 @@ from hearth_mls.vectors import key_schedule, psk_secret, transcript_hashes  # no
 CHECKERS["key-schedule.json"] = key_schedule.check
 CHECKERS["psk_secret.json"] = psk_secret.check
 CHECKERS["transcript-hashes.json"] = transcript_hashes.check
+
+from hearth_mls.vectors import passive_client  # noqa: E402
+
+CHECKERS["passive-client-welcome.json"] = passive_client.check
+CHECKERS["passive-client-handling-commit.json"] = passive_client.check
+CHECKERS["passive-client-random.json"] = passive_client.check
+from hearth_mls.vectors import message_protection  # noqa: E402
+
+CHECKERS["message-protection.json"] = message_protection.check
+
+from hearth_mls.vectors import welcome  # noqa: E402
+
+CHECKERS["welcome.json"] = welcome.check
+
+from hearth_mls.vectors import tree_operations, tree_validation  # noqa: E402
+
+CHECKERS["tree-validation.json"] = tree_validation.check
+CHECKERS["tree-operations.json"] = tree_operations.check
