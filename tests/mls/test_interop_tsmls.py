@@ -245,14 +245,23 @@ def test_joiner_adds_and_removes(creator_impl: str, joiner_impl: str, spawn: Spa
         cannot_decrypt(alice, message)
 
 
-@pytest.mark.parametrize(("creator_impl", "joiner_impl"), PAIRS)
-def test_external_join(creator_impl: str, joiner_impl: str, spawn: Spawn) -> None:
-    """A member of the other implementation joins by an external commit (§12.4.3.2)
-    through the creator's GroupInfo with ``external_pub``.
+@pytest.mark.parametrize(
+    ("creator_impl", "member_impl"),
+    [
+        pytest.param(TSMLS, TSMLS, id="tsmls-group"),
+        pytest.param(HEARTH, TSMLS, id="hearth-group-with-tsmls-member"),
+    ],
+)
+def test_external_join(creator_impl: str, member_impl: str, spawn: Spawn) -> None:
+    """A Hearth member joins by an external commit (§12.4.3.2) through the creator's
+    GroupInfo with ``external_pub``, and the ts-mls members apply that commit.
+
+    Only Hearth joins externally: ts-mls 1.6.4 cannot read an RFC 9420 external_pub
+    (see ``test_tsmls_cannot_join_externally_from_rfc_group_info``).
     """
     alice = spawn(creator_impl, "alice")
-    bob = spawn(joiner_impl, "bob")
-    frank = spawn(joiner_impl, "frank")
+    bob = spawn(member_impl, "bob")
+    frank = spawn(HEARTH, "frank")
 
     alice.create_group(GROUP_ID)
     added = alice.add_members([bob.create_key_package()])
@@ -266,6 +275,32 @@ def test_external_join(creator_impl: str, joiner_impl: str, spawn: Spawn) -> Non
     everyone = [alice, bob, frank]
     assert_agree(everyone, 2)
     all_talk(everyone, "after external join")
+
+    # The external joiner can run the group like anyone else.
+    commit, epoch = frank.remove(bob.leaf_index)
+    deliver(commit, [alice], epoch)
+    assert bob.process(commit).get("removed") is True
+    assert_agree([alice, frank], 3)
+    all_talk([alice, frank], "after the external joiner's remove")
+
+
+@pytest.mark.parametrize("creator_impl", [TSMLS, HEARTH])
+def test_tsmls_cannot_join_externally_from_rfc_group_info(creator_impl: str, spawn: Spawn) -> None:
+    """Known limit of ts-mls 1.6.4: it reads external_pub as the bare key, while RFC 9420
+    §12.4.3.2 frames it as ``opaque HPKEPublicKey<V>`` (fixed after 1.6.4, ts-mls PR
+    #449). Both drivers send the RFC form, and the GroupInfo signature covers it, so the
+    ts-mls driver refuses an external join with a ``usage`` error naming the cause.
+    When ts-mls is upgraded this test fails: then add ts-mls joiners to
+    ``test_external_join``.
+    """
+    alice = spawn(creator_impl, "alice")
+    frank = spawn(TSMLS, "frank")
+    alice.create_group(GROUP_ID)
+    group_info, tree = alice.group_info()
+    with pytest.raises(DriverError) as caught:
+        frank.external_join(group_info, tree)
+    assert caught.value.code == "usage"
+    assert "PR #449" in caught.value.message
 
 
 @pytest.mark.parametrize(("creator_impl", "joiner_impl"), PAIRS)

@@ -42,6 +42,9 @@ import { decodeRatchetTree, encodeRatchetTree } from "ts-mls/ratchetTree.js"
 import { makeKeyPackageRef } from "ts-mls/keyPackage.js"
 import { createGroupInfo } from "ts-mls/createCommit.js"
 import { decryptSenderData } from "ts-mls/privateMessage.js"
+import { signGroupInfo } from "ts-mls/groupInfo.js"
+import { varLenDataEncoder } from "ts-mls/codec/variableLength.js"
+import { encode } from "ts-mls/codec/tlsEncoder.js"
 
 const SUITE = "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519"
 // Key package lifetime (RFC 9420 §7.2): valid from an hour ago for 28 days, inside
@@ -349,12 +352,28 @@ class Driver {
   }
 
   // RFC 9420 §12.4.3: a signed GroupInfo, by default with external_pub (§12.4.3.2).
+  //
+  // ts-mls 1.6.4 writes the external_pub extension_data as the bare HPKE public key, but
+  // RFC 9420 §12.4.3.2 defines it as `struct { HPKEPublicKey external_pub; }`, i.e. the key
+  // with its own varint length prefix (`opaque HPKEPublicKey<V>`); ts-mls fixed this after
+  // 1.6.4 (ts-mls PR #449). The driver speaks RFC 9420 on the wire, so it re-frames the key
+  // and re-signs the GroupInfo with the member's own signature key (same content, same signer).
   async group_info(req) {
     const [, state] = this.group(req)
     const externalPub = field(req, "external_pub", "bool", { optional: true }) ?? true
-    const gi = externalPub
-      ? await createGroupInfoWithExternalPub(state, [], this.impl)
-      : await createGroupInfo(state.groupContext, state.confirmationTag, state, [], this.impl)
+    let gi
+    if (externalPub) {
+      const raw = await createGroupInfoWithExternalPub(state, [], this.impl)
+      const extensions = raw.extensions.map((e) =>
+        e.extensionType === "external_pub"
+          ? { extensionType: e.extensionType, extensionData: encode(varLenDataEncoder)(e.extensionData) }
+          : e,
+      )
+      const { signature: _, ...tbs } = raw
+      gi = await signGroupInfo({ ...tbs, extensions }, state.signaturePrivateKey, this.impl.signature)
+    } else {
+      gi = await createGroupInfo(state.groupContext, state.confirmationTag, state, [], this.impl)
+    }
     return {
       group_info: wire({ wireformat: "mls_group_info", groupInfo: gi }),
       ratchet_tree: hex(encodeRatchetTree(state.ratchetTree)),
@@ -366,6 +385,15 @@ class Driver {
     const identity = field(req, "identity", "string")
     const gi = decodeMessage(field(req, "group_info", "hex"), "group_info", ["mls_group_info"]).groupInfo
     const tree = decodeTree(field(req, "ratchet_tree", "hex", { optional: true }))
+    // See group_info: ts-mls 1.6.4 reads external_pub as a bare key. An RFC 9420 external_pub
+    // cannot be handed to it re-framed, because the GroupInfo signature covers the extension.
+    // For ciphersuite 1 the bare X25519 key is 32 bytes; framed, it is 0x20 then the key.
+    const ext = gi.extensions.find((e) => e.extensionType === "external_pub")
+    if (ext !== undefined && ext.extensionData.length === 33 && ext.extensionData[0] === 0x20)
+      throw new RequestError(
+        "usage",
+        "ts-mls 1.6.4 cannot join from an RFC 9420 external_pub (it expects the bare key; fixed after 1.6.4 in ts-mls PR #449)",
+      )
     const kp = await this.newKeyPackage(identity)
     const res = await joinGroupExternal(gi, kp.publicPackage, kp.privatePackage, false, this.impl, tree)
     const state = res.newState
