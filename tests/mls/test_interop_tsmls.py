@@ -287,9 +287,10 @@ def test_external_join(creator_impl: str, member_impl: str, spawn: Spawn) -> Non
 @pytest.mark.parametrize("creator_impl", [TSMLS, HEARTH])
 def test_tsmls_cannot_join_externally_from_rfc_group_info(creator_impl: str, spawn: Spawn) -> None:
     """Known limit of ts-mls 1.6.4: it reads external_pub as the bare key, while RFC 9420
-    §12.4.3.2 frames it as ``opaque HPKEPublicKey<V>`` (fixed after 1.6.4, ts-mls PR
-    #449). Both drivers send the RFC form, and the GroupInfo signature covers it, so the
-    ts-mls driver refuses an external join with a ``usage`` error naming the cause.
+    §12.4.3.2 frames it as ``opaque HPKEPublicKey<V>`` (changed on ts-mls' main line
+    by PR #449, not in the 1.6.x release pinned here). Both drivers send the RFC form,
+    and the GroupInfo signature covers it, so the ts-mls driver refuses an external join
+    with a ``usage`` error naming the cause.
     When ts-mls is upgraded this test fails: then add ts-mls joiners to
     ``test_external_join``.
     """

@@ -355,8 +355,8 @@ class Driver {
   //
   // ts-mls 1.6.4 writes the external_pub extension_data as the bare HPKE public key, but
   // RFC 9420 §12.4.3.2 defines it as `struct { HPKEPublicKey external_pub; }`, i.e. the key
-  // with its own varint length prefix (`opaque HPKEPublicKey<V>`); ts-mls fixed this after
-  // 1.6.4 (ts-mls PR #449). The driver speaks RFC 9420 on the wire, so it re-frames the key
+  // with its own varint length prefix (`opaque HPKEPublicKey<V>`). ts-mls PR #449 changed
+  // this on its main line; the 1.6.x release pinned here still has the bare key. The driver speaks RFC 9420 on the wire, so it re-frames the key
   // and re-signs the GroupInfo with the member's own signature key (same content, same signer).
   async group_info(req) {
     const [, state] = this.group(req)
@@ -392,7 +392,7 @@ class Driver {
     if (ext !== undefined && ext.extensionData.length === 33 && ext.extensionData[0] === 0x20)
       throw new RequestError(
         "usage",
-        "ts-mls 1.6.4 cannot join from an RFC 9420 external_pub (it expects the bare key; fixed after 1.6.4 in ts-mls PR #449)",
+        "ts-mls 1.6.4 cannot join from an RFC 9420 external_pub (it expects the bare key; changed on ts-mls main by PR #449, not in 1.6.x)",
       )
     const kp = await this.newKeyPackage(identity)
     const res = await joinGroupExternal(gi, kp.publicPackage, kp.privatePackage, false, this.impl, tree)
