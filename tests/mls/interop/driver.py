@@ -206,10 +206,11 @@ class AddResult:
 
 @dataclass(frozen=True)
 class Received:
-    """A decrypted application message (RFC 9420 §6.3.2) and its sender's leaf index."""
+    """A decrypted application message (RFC 9420 §6.3.2): plaintext, sender leaf, AAD."""
 
     plaintext: bytes
     sender: int
+    authenticated_data: bytes
 
 
 class Member:
@@ -268,13 +269,20 @@ class Member:
             params["ratchet_tree"] = ratchet_tree.hex()
         return self._joined(self.driver.call("join", **params), "join")
 
-    def protect(self, plaintext: bytes) -> bytes:
-        result = self.driver.call("protect", group=self._group(), plaintext=plaintext.hex())
-        return _hex(result, "message", "protect")
+    def protect(self, plaintext: bytes, authenticated_data: bytes | None = None) -> bytes:
+        params: dict[str, Any] = {"group": self._group(), "plaintext": plaintext.hex()}
+        if authenticated_data is not None:
+            params["authenticated_data"] = authenticated_data.hex()
+        return _hex(self.driver.call("protect", **params), "message", "protect")
 
     def unprotect(self, message: bytes) -> Received:
-        result = self.driver.call("unprotect", group=self._group(), message=message.hex())
-        return Received(_hex(result, "plaintext", "unprotect"), _int(result, "sender", "unprotect"))
+        op = "unprotect"
+        result = self.driver.call(op, group=self._group(), message=message.hex())
+        return Received(
+            _hex(result, "plaintext", op),
+            _int(result, "sender", op),
+            _hex(result, "authenticated_data", op),
+        )
 
     def update(self) -> tuple[bytes, int]:
         result = self.driver.call("update", group=self._group())
