@@ -245,6 +245,67 @@ def test_joiner_adds_and_removes(creator_impl: str, joiner_impl: str, spawn: Spa
         cannot_decrypt(alice, message)
 
 
+@pytest.mark.parametrize(
+    "implementations",
+    [
+        pytest.param((TSMLS, TSMLS), id="control-tsmls-only"),
+        pytest.param((HEARTH, TSMLS), id="alternating-hearth-first"),
+        pytest.param((TSMLS, HEARTH), id="alternating-tsmls-first"),
+    ],
+)
+def test_mixed_group_of_nine(implementations: tuple[str, str], spawn: Spawn) -> None:
+    """Nine members alternating between the implementations, every one of them
+    committing at some point: adds of several members at once, adds into a blank leaf,
+    updates and removes in a tree of eight leaves with blank nodes and unmerged leaves
+    (§7.7, §7.9, §12.1), checked by the epoch authenticator after every commit.
+    """
+    names = [f"m{i}" for i in range(9)]
+    members = {n: spawn(implementations[i % 2], n) for i, n in enumerate(names)}
+    group: list[Member] = []
+
+    def commit_by(committer: Member, commit: bytes, epoch: int) -> None:
+        deliver(commit, [m for m in group if m is not committer], epoch)
+
+    def add(committer: str, *joiners: str) -> None:
+        added = members[committer].add_members([members[j].create_key_package() for j in joiners])
+        commit_by(members[committer], added.commit, added.epoch)
+        for j in joiners:
+            assert members[j].join(added.welcome, added.ratchet_tree) == added.epoch
+            group.append(members[j])
+        assert_agree(group, added.epoch)
+
+    def update(committer: str) -> None:
+        commit, epoch = members[committer].update()
+        commit_by(members[committer], commit, epoch)
+        assert_agree(group, epoch)
+
+    def remove(committer: str, removed: str) -> None:
+        gone = members[removed]
+        commit, epoch = members[committer].remove(gone.leaf_index)
+        group.remove(gone)
+        commit_by(members[committer], commit, epoch)
+        assert gone.process(commit).get("removed") is True
+        assert_agree(group, epoch)
+        cannot_decrypt(gone, members[committer].protect(b"not for you"))
+
+    members["m0"].create_group(GROUP_ID)
+    group.append(members["m0"])
+    add("m0", "m1")
+    add("m1", "m2", "m3")
+    add("m2", "m4")
+    add("m3", "m5", "m6", "m7")
+    all_talk(group, "eight members")
+    update("m5")
+    remove("m4", "m1")
+    update("m6")
+    remove("m7", "m2")
+    add("m0", "m8")  # into the blank leaf left by m1
+    assert members["m8"].leaf_index == 1
+    update("m8")
+    remove("m8", "m3")
+    all_talk(group, "after the churn")
+
+
 @pytest.mark.parametrize(("creator_impl", "joiner_impl"), PAIRS)
 def test_out_of_order_previous_epoch_and_aad(
     creator_impl: str, joiner_impl: str, spawn: Spawn
