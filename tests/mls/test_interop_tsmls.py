@@ -400,6 +400,60 @@ def test_tsmls_cannot_join_externally_from_rfc_group_info(creator_impl: str, spa
     assert "PR #449" in caught.value.message
 
 
+def _external_senders_rfc() -> bytes:
+    """``ExternalSender external_senders<V>`` (RFC 9420 §12.1.8.1) with one sender: a
+    Delivery Service with an Ed25519 key and a basic credential (§5.3).
+    """
+
+    def opaque(data: bytes) -> bytes:  # a short opaque<V> (§2.1.2, one-byte length)
+        assert len(data) < 64
+        return bytes([len(data)]) + data
+
+    sender = opaque(bytes(range(32))) + (1).to_bytes(2, "big") + opaque(b"delivery-service")
+    return opaque(sender)
+
+
+def test_hearth_room_with_external_senders_admits_tsmls(spawn: Spawn) -> None:
+    """A Hearth room announces its Delivery Service in ``external_senders`` (RFC encoding,
+    §12.1.8.1) and ``required_capabilities`` (§11.1); a ts-mls member joins it and the
+    two talk across a commit.
+    """
+    alice = spawn(HEARTH, "alice")
+    bob = spawn(TSMLS, "bob")
+    required = bytes([0, 0, 2, 0, 1])  # no extensions, no proposals, credential basic
+    extensions = [
+        {"type": 5, "data": _external_senders_rfc().hex()},
+        {"type": 3, "data": required.hex()},
+    ]
+    result = alice.driver.call(
+        "create_group", identity="alice", group_id=GROUP_ID.hex(), extensions=extensions
+    )
+    alice.handle, alice.leaf_index = result["group"], 0
+    added = alice.add_members([bob.create_key_package()])
+    assert bob.join(added.welcome, added.ratchet_tree) == 1
+    assert_agree([alice, bob], 1)
+    all_talk([alice, bob], "room with a delivery service")
+    commit, epoch = bob.update()
+    deliver(commit, [alice], epoch)
+    all_talk([alice, bob], "after update")
+
+
+def test_tsmls_refuses_rfc_external_senders(spawn: Spawn) -> None:
+    """Known limit of ts-mls 1.6.4: it reads ``external_senders`` as one ExternalSender,
+    not the RFC's ``ExternalSender external_senders<V>`` (§12.1.8.1), so it cannot create
+    a group carrying the RFC encoding (../shared/mls-interop/ shows its own encoding).
+    """
+    alice = spawn(TSMLS, "alice")
+    with pytest.raises(DriverError) as caught:
+        alice.driver.call(
+            "create_group",
+            identity="alice",
+            extensions=[{"type": 5, "data": _external_senders_rfc().hex()}],
+        )
+    assert caught.value.code == "decode_error"
+    assert "external_senders" in caught.value.message
+
+
 @pytest.mark.parametrize(("creator_impl", "joiner_impl"), PAIRS)
 def test_tampered_messages_rejected_state_unchanged(
     creator_impl: str, joiner_impl: str, spawn: Spawn
