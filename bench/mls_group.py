@@ -8,7 +8,9 @@ For groups of 10 and 50 members (RFC 9420 §12.4):
 * joining the 50-member group from a Welcome (§12.4.3.1, tree in the GroupInfo).
 
 The state functions are pure, so each repetition starts from the same state.
-Every figure is the median over repetitions, in milliseconds, beside a
+Operations are interleaved (each once per round, in turn) so slow phases of the
+shared machine hit all of them alike. Every figure is the median over rounds,
+in milliseconds, beside a
 baseline measured in the same run (one EncryptWithLabel + DecryptWithLabel,
 the unit of TreeKEM work) and the growth factor from 10 to 50 members.
 """
@@ -35,15 +37,6 @@ from hearth_mls.secret_tree import SecretTree
 from hearth_mls.welcome_structs import Welcome
 
 SIZES = (10, 50)
-
-
-def _median_ms(fn: Callable[[], object], reps: int) -> float:
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
 
 
 def _group(size: int) -> tuple[Group, Group, KeyPackageSecrets, Welcome]:
@@ -96,47 +89,54 @@ def _commit_ops(
 
 
 def run(quick: bool) -> dict[str, Any]:
-    reps = 3 if quick else 15
+    """Build every operation, then time them interleaved round by round (medians)."""
+    reps = 5 if quick else 25
     priv, pub = suite.generate_hpke_key_pair()
 
     def baseline() -> object:
         kem, ct = suite.encrypt_with_label(pub, "UpdatePathNode", b"ctx", os.urandom(32))
         return suite.decrypt_with_label(priv, "UpdatePathNode", b"ctx", kem, ct)
 
-    results: dict[str, Any] = {"baseline_encrypt_decrypt_ms": _median_ms(baseline, reps * 10)}
-    rows: dict[str, dict[str, float]] = {}
+    ops: dict[tuple[str, str], Callable[[], object]] = {("baseline", "encrypt_decrypt"): baseline}
     for size in SIZES:
         creator, member, _, _ = _group(size)
         newcomer = create_key_package(b"newcomer").key_package
         add_create, add_process = _commit_ops(creator.state, member.state, [Add(newcomer)])
-        last = size - 1
-        rm_create, rm_process = _commit_ops(creator.state, member.state, [Remove(last)])
-        rows[str(size)] = {
-            "add_create_ms": _median_ms(add_create, reps),
-            "add_process_ms": _median_ms(add_process, reps),
-            "remove_create_ms": _median_ms(rm_create, reps),
-            "remove_process_ms": _median_ms(rm_process, reps),
-        }
+        rm_create, rm_process = _commit_ops(creator.state, member.state, [Remove(size - 1)])
+        ops[(str(size), "add_create_ms")] = add_create
+        ops[(str(size), "add_process_ms")] = add_process
+        ops[(str(size), "remove_create_ms")] = rm_create
+        ops[(str(size), "remove_process_ms")] = rm_process
         if size == max(SIZES):
             joiner = create_key_package(b"joiner")
             created = create_commit(creator.state, [Add(joiner.key_package)])
             assert created.welcome is not None
             welcome = created.welcome
-            rows[str(size)]["join_from_welcome_ms"] = _median_ms(
-                lambda w=welcome, j=joiner: join_from_welcome(w, j),  # type: ignore[misc]
-                reps,
+            ops[(str(size), "join_from_welcome_ms")] = (
+                lambda w=welcome, j=joiner: join_from_welcome(w, j)  # type: ignore[misc]
             )
-    results["by_size"] = rows
+    samples: dict[tuple[str, str], list[float]] = {key: [] for key in ops}
+    for _ in range(reps):
+        for key, fn in ops.items():
+            start = time.perf_counter()
+            fn()
+            samples[key].append((time.perf_counter() - start) * 1000)
+    medians = {key: statistics.median(values) for key, values in samples.items()}
+    base = medians.pop(("baseline", "encrypt_decrypt"))
+    rows: dict[str, dict[str, float]] = {}
+    for (label, name), value in medians.items():
+        rows.setdefault(label, {})[name] = round(value, 3)
     small, large = rows[str(SIZES[0])], rows[str(SIZES[-1])]
-    results["growth_10_to_50"] = {
-        key: round(large[key] / small[key], 2) for key in small if small[key] > 0
+    return {
+        "baseline_encrypt_decrypt_ms": round(base, 4),
+        "by_size": rows,
+        "growth_10_to_50": {k: round(large[k] / small[k], 2) for k in small if small[k] > 0},
+        "in_baseline_units": {
+            size: {key: round(value / base, 1) for key, value in row.items()}
+            for size, row in rows.items()
+        },
+        "repetitions": reps,
     }
-    base = results["baseline_encrypt_decrypt_ms"]
-    results["in_baseline_units"] = {
-        size: {key: round(value / base, 1) for key, value in row.items()}
-        for size, row in rows.items()
-    }
-    return results
 
 
 def main(argv: list[str]) -> int:

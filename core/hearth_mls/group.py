@@ -50,12 +50,14 @@ from hearth_mls.group_info import GroupInfo
 from hearth_mls.group_state import (
     EpochKeys,
     GroupState,
+    PendingCommit,
     Phase,
     state_from_bytes,
     state_to_bytes,
 )
 from hearth_mls.join import KeyPackageSecrets, create_group, external_join, join_from_welcome
 from hearth_mls.key_package import KeyPackage
+from hearth_mls.leaf_node import LeafNode, LeafNodeSource
 from hearth_mls.mls_message import MLSMessage
 from hearth_mls.proposal_rules import members
 from hearth_mls.proposals import (
@@ -70,6 +72,7 @@ from hearth_mls.proposals import (
 )
 from hearth_mls.protection import Protector, sign_content, verify_content
 from hearth_mls.secret_tree import SecretTree
+from hearth_mls.tree_nodes import Node
 from hearth_mls.welcome_structs import Welcome
 
 #: Epochs (current included) whose receiver secrets are kept for late messages.
@@ -99,6 +102,10 @@ class Received:
     removed: bool = False
 
 
+def members_by_index(tree: Sequence[Node | None]) -> dict[int, LeafNode]:
+    return dict(members(tree))
+
+
 def _new_epoch_keys(state: GroupState) -> EpochKeys:
     from hearth_mls import treekem
 
@@ -117,12 +124,13 @@ class Group:
         self,
         state: GroupState,
         epochs: Sequence[EpochKeys] | None = None,
+        pending: PendingCommit | None = None,
         *,
         on_change: Callable[[bytes], None] | None = None,
     ) -> None:
         self._state = state
         self._epochs: list[EpochKeys] = list(epochs) if epochs else [_new_epoch_keys(state)]
-        self._pending: CreatedCommit | None = None
+        self._pending: PendingCommit | None = pending
         self._on_change = on_change
         self._persist()
 
@@ -182,11 +190,11 @@ class Group:
 
     @classmethod
     def from_bytes(cls, data: bytes, *, on_change: Callable[[bytes], None] | None = None) -> Group:
-        state, epochs = state_from_bytes(data)
-        return cls(state, epochs, on_change=on_change)
+        state, epochs, pending = state_from_bytes(data)
+        return cls(state, epochs, pending, on_change=on_change)
 
     def to_bytes(self) -> bytes:
-        return state_to_bytes(self._state, self._epochs)
+        return state_to_bytes(self._state, self._epochs, self._pending)
 
     # --- read-only views --------------------------------------------------------
 
@@ -266,6 +274,30 @@ class Group:
     def propose_add(self, key_package: KeyPackage) -> MLSMessage:
         return self.propose(Add(key_package))
 
+    def propose_update(self) -> MLSMessage:
+        """Propose a fresh encryption key for our leaf (§12.1.2); another member commits it."""
+        self._check("propose")
+        state = self._state
+        own = members_by_index(state.tree).get(state.own_leaf)
+        assert own is not None
+        priv, pub = suite.generate_hpke_key_pair()
+        leaf = replace(
+            own,
+            encryption_key=pub,
+            leaf_node_source=LeafNodeSource.UPDATE,
+            lifetime=None,
+            parent_hash=None,
+            signature=b"",
+        )
+        tbs = leaf.to_be_signed(state.group_id, state.own_leaf)
+        leaf = leaf.with_signature(suite.sign_with_label(state.signature_priv, "LeafNodeTBS", tbs))
+        self._state = replace(state, pending_leaf_keys=(*state.pending_leaf_keys, (pub, priv)))
+        try:
+            return self.propose(Update(leaf))
+        except Exception:
+            self._state = state
+            raise
+
     def propose_remove(self, leaf_index: int) -> MLSMessage:
         return self.propose(Remove(leaf_index))
 
@@ -284,26 +316,35 @@ class Group:
         *,
         force_path: bool = False,
         include_tree_in_welcome: bool = True,
+        private: bool = False,
     ) -> tuple[MLSMessage, MLSMessage | None, CreatedCommit]:
         """Commit cached plus ``inline`` proposals; the result is *pending* (§12.4.1).
+
+        Handshake messages travel as PublicMessage (DESIGN.md) unless ``private``.
 
         Returns the commit MLSMessage, the Welcome MLSMessage (if members were
         added) and the full :class:`CreatedCommit`. Call :meth:`merge_pending_commit`
         once the Delivery Service accepted it, or :meth:`discard_pending_commit`.
         """
         self._check("commit")
+        wire_format = WireFormat.PRIVATE_MESSAGE if private else WireFormat.PUBLIC_MESSAGE
         created = create_commit(
             self._state,
             inline,
             force_path=force_path,
             include_tree_in_welcome=include_tree_in_welcome,
+            wire_format=wire_format,
         )
         protector = self._protector(self._current(), self._state)
         tag = created.authenticated.auth.confirmation_tag
-        message = protector.protect_public(
-            created.authenticated.content, self._state.signature_priv, tag
-        )
-        self._pending = created
+        content = created.authenticated.content
+        signature_priv = self._state.signature_priv
+        message: PublicMessage | PrivateMessage
+        if private:
+            message = protector.protect_private(content, signature_priv, tag)
+        else:
+            message = protector.protect_public(content, signature_priv, tag)
+        self._pending = PendingCommit(created.authenticated.content, created.state)
         self._state = replace(self._state, phase=Phase.PENDING_COMMIT)
         self._persist()
         welcome = MLSMessage(created.welcome) if created.welcome is not None else None
@@ -323,7 +364,13 @@ class Group:
         self._state = replace(self._state, phase=Phase.ACTIVE)
         self._persist()
 
-    def group_info(self, *, external_pub: bool = True, include_tree: bool = True) -> GroupInfo:
+    def group_info(
+        self,
+        *,
+        external_pub: bool = True,
+        include_tree: bool = True,
+        bare_external_pub: bool = False,
+    ) -> GroupInfo:
         """A fresh signed GroupInfo for the current epoch (§12.4.3)."""
         self._check("group_info")
         from hearth_mls import transcript
@@ -332,7 +379,11 @@ class Group:
             self._state.secrets.confirmation_key, self._state.context.confirmed_transcript_hash
         )
         return make_group_info(
-            self._state, tag, external_pub=external_pub, include_tree=include_tree
+            self._state,
+            tag,
+            external_pub=external_pub,
+            include_tree=include_tree,
+            bare_external_pub=bare_external_pub,
         )
 
     # Application messages (§6.3) ------------------------------------------------
@@ -437,13 +488,18 @@ class Group:
     ) -> Received:
         content = authenticated.content
         if isinstance(content.content, Commit):
+            pending = self._pending
+            if pending is not None and content == pending.content:
+                # The Delivery Service echoed our own commit: it won (§12.4).
+                self.merge_pending_commit()
+                return Received("commit", content.sender, self.epoch)
             if self._state.phase is Phase.PENDING_COMMIT:
                 # The DS ordered another commit first: ours is void (§12.4).
-                self._pending = None
                 base = replace(self._state, phase=Phase.ACTIVE)
             else:
                 base = self._state
             processed = process_commit(base, authenticated)
+            self._pending = None
             if processed.state.phase is Phase.REMOVED:
                 self._state = processed.state
             else:

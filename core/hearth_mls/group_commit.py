@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hearth_mls import suite, transcript, tree_math, treekem
 from hearth_mls.commit import Commit, UpdatePath
 from hearth_mls.errors import (
+    DecodeError,
     InvalidExternalCommitError,
     MissingPathError,
     MissingPskError,
@@ -30,7 +31,11 @@ from hearth_mls.errors import (
     WrongEpochError,
     WrongGroupError,
 )
-from hearth_mls.extension_payloads import ExternalPub, external_senders_from_bytes
+from hearth_mls.extension_payloads import (
+    ExternalPub,
+    ExternalSender,
+    external_senders_from_bytes,
+)
 from hearth_mls.extensions import EXTERNAL_PUB, EXTERNAL_SENDERS, RATCHET_TREE, Extension
 from hearth_mls.framing import (
     AuthenticatedContent,
@@ -84,11 +89,23 @@ def signer_of(state: GroupState, sender: Sender) -> bytes:
         assert sender.index is not None
         for ext in state.context.extensions:
             if ext.extension_type == EXTERNAL_SENDERS:
-                senders = external_senders_from_bytes(ext.extension_data)
+                senders = read_external_senders(ext.extension_data)
                 if sender.index < len(senders):
                     return senders[sender.index].signature_key
         raise UnknownSenderError(f"no external sender {sender.index} (RFC 9420 §12.1.8.1)")
     raise UnknownSenderError(f"{sender.sender_type.name} needs the message's own key")
+
+
+def read_external_senders(data: bytes) -> tuple[ExternalSender, ...]:
+    """The ``external_senders`` extension (RFC 9420 §12.1.8.1: ``ExternalSender<V>``).
+
+    ts-mls 1.6.4 writes one bare ExternalSender instead of the vector; that form
+    is accepted too (the vector's length prefix tells the two apart).
+    """
+    try:
+        return external_senders_from_bytes(data)
+    except DecodeError:
+        return (ExternalSender.from_bytes(data),)
 
 
 def signer_lookup(state: GroupState) -> SignerLookup:
@@ -207,16 +224,16 @@ def process_commit(
     if applied.path_required and commit.path is None:
         raise MissingPathError("this commit's proposals require a path (RFC 9420 §12.4.2)")
 
-    if state.own_leaf in applied.removed:
-        # We cannot derive the new epoch (§12.4.2, last note): keep the old epoch's
-        # keys for late messages and stop sending.
-        if committer is None:
-            raise MissingPathError("an external commit removing us has no committer leaf")
-        return ProcessedCommit(
-            replace(state, proposals=(), phase=Phase.REMOVED), applied, committer
-        )
+    removed_me = state.own_leaf in applied.removed
     tree = applied.tree
-    private_keys = treekem.prune_private_keys(tree, state.private_key_map())
+    private_keys = state.private_key_map()
+    if state.own_leaf in applied.updated:
+        # Someone committed our Update: our leaf now has the key we proposed (§12.1.2).
+        own = leaf_at(tree, state.own_leaf)
+        pending = dict(state.pending_leaf_keys)
+        if own is not None and own.encryption_key in pending:
+            private_keys[tree_math.leaf_to_node(state.own_leaf)] = pending[own.encryption_key]
+    private_keys = treekem.prune_private_keys(tree, private_keys)
     commit_secret = bytes(suite.NH)
     new_epoch = state.epoch + 1
     if commit.path is not None:
@@ -233,6 +250,8 @@ def process_commit(
         assert committer is not None
         _check_path_leaf(state, tree, committer, path, applied, now)
         tree = treekem.merge_update_path(tree, committer, path)
+        if removed_me:
+            return _removed(state, applied, committer)
         provisional = replace(
             state.context,
             epoch=new_epoch,
@@ -249,6 +268,8 @@ def process_commit(
             [i for i, _ in applied.added],
         )
     assert committer is not None
+    if removed_me:
+        return _removed(state, applied, committer)
     tree = treekem.truncated(tree)
     confirmed = transcript.confirmed_transcript_hash(state.interim_transcript_hash, authenticated)
     new_context = replace(
@@ -277,8 +298,15 @@ def process_commit(
         proposals=(),
         phase=Phase.ACTIVE,
         resumption_psks=_next_resumption(state),
+        pending_leaf_keys=(),
     )
     return ProcessedCommit(new_state, applied, committer)
+
+
+def _removed(state: GroupState, applied: Applied, committer: int) -> ProcessedCommit:
+    """A validated commit removed us: we cannot derive the new epoch (§12.4.2, last
+    note), so we keep the old epoch's keys for late messages and stop sending."""
+    return ProcessedCommit(replace(state, proposals=(), phase=Phase.REMOVED), applied, committer)
 
 
 def _place_external_joiner(tree: treekem.Tree, path: UpdatePath) -> tuple[treekem.Tree, int]:
@@ -337,13 +365,19 @@ def create_commit(
     force_path: bool = False,
     include_tree_in_welcome: bool = True,
     external_pub_in_group_info: bool = True,
+    wire_format: WireFormat = WireFormat.PUBLIC_MESSAGE,
     now: int | None = None,
 ) -> CreatedCommit:
     """Commit every cached proposal (by reference) plus ``inline`` ones (§12.4.1)."""
     if state.phase is not Phase.ACTIVE:
         raise UsageError(f"cannot commit in state {state.phase.value}")
     me = Sender.member(state.own_leaf)
-    items: list[ProposalOrRef] = [ProposalOrRef(reference=p.ref) for p in state.proposals]
+    # Our own Update proposals are superseded by the path (§12.2: never committed).
+    items: list[ProposalOrRef] = [
+        ProposalOrRef(reference=p.ref)
+        for p in state.proposals
+        if not (isinstance(p.proposal, Update) and p.sender == me)
+    ]
     items += [ProposalOrRef(proposal=p) for p in inline]
     commit = Commit(tuple(items))
     entries = resolve_proposals(state, commit, me)
@@ -400,6 +434,7 @@ def create_commit(
         state.own_leaf,
         include_tree_in_welcome=include_tree_in_welcome,
         external_pub_in_group_info=external_pub_in_group_info,
+        wire_format=wire_format,
     )
 
 
@@ -419,13 +454,18 @@ def _finish_commit(
     *,
     include_tree_in_welcome: bool,
     external_pub_in_group_info: bool,
+    wire_format: WireFormat = WireFormat.PUBLIC_MESSAGE,
 ) -> CreatedCommit:
-    """Sign, advance the key schedule, tag, and build GroupInfo and Welcome (§12.4.1)."""
+    """Sign, advance the key schedule, tag, and build GroupInfo and Welcome (§12.4.1).
+
+    ``wire_format`` is how the commit will travel: it is signed and enters the
+    confirmed transcript hash (§6.1, §8.2).
+    """
     content = FramedContent(state.group_id, state.epoch, sender, commit)
-    tbs = FramedContentTBS(WireFormat.PUBLIC_MESSAGE, content, state.context)
+    tbs = FramedContentTBS(wire_format, content, state.context)
     signature = suite.sign_with_label(signature_priv, "FramedContentTBS", tbs.to_bytes())
     unsigned_auth = FramedContentAuthData(signature, b"")
-    provisional = AuthenticatedContent(WireFormat.PUBLIC_MESSAGE, content, unsigned_auth)
+    provisional = AuthenticatedContent(wire_format, content, unsigned_auth)
     confirmed = transcript.confirmed_transcript_hash(state.interim_transcript_hash, provisional)
     new_context = replace(
         state.context,
@@ -437,7 +477,7 @@ def _finish_commit(
     secrets = EpochSecrets.advance(init_secret, new_context, commit_secret, psk_secret(psks))
     tag = transcript.confirmation_tag(secrets.confirmation_key, confirmed)
     authenticated = AuthenticatedContent(
-        WireFormat.PUBLIC_MESSAGE, content, FramedContentAuthData(signature, tag)
+        wire_format, content, FramedContentAuthData(signature, tag)
     )
     new_state = replace(
         state,
@@ -450,6 +490,7 @@ def _finish_commit(
         proposals=(),
         phase=Phase.ACTIVE,
         resumption_psks=_next_resumption(state),
+        pending_leaf_keys=(),
     )
     group_info = make_group_info(
         new_state,
@@ -464,14 +505,24 @@ def _finish_commit(
 
 
 def make_group_info(
-    state: GroupState, confirmation_tag: bytes, *, external_pub: bool, include_tree: bool
+    state: GroupState,
+    confirmation_tag: bytes,
+    *,
+    external_pub: bool,
+    include_tree: bool,
+    bare_external_pub: bool = False,
 ) -> GroupInfo:
-    """A signed GroupInfo for the state's epoch (§12.4.3)."""
+    """A signed GroupInfo for the state's epoch (§12.4.3).
+
+    ``bare_external_pub`` writes the external_pub extension as the bare key, as
+    ts-mls 1.6.4 expects, instead of the RFC's ``ExternalPub`` struct (interop only).
+    """
     extensions: list[Extension] = []
     if include_tree:
         extensions.append(Extension(RATCHET_TREE, ratchet_tree_to_bytes(list(state.tree))))
     if external_pub:
-        pub = ExternalPub(state.secrets.external_pub).to_bytes()
+        key = state.secrets.external_pub
+        pub = key if bare_external_pub else ExternalPub(key).to_bytes()
         extensions.append(Extension(EXTERNAL_PUB, pub))
     info = GroupInfo(state.context, confirmation_tag, state.own_leaf, tuple(extensions))
     return info.with_signature(

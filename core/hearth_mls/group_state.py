@@ -21,7 +21,7 @@ from hearth_mls import secret_tree as st
 from hearth_mls.codec import Reader, Writer, decode_exact
 from hearth_mls.errors import StateVersionError
 from hearth_mls.extensions import GroupContext
-from hearth_mls.framing import Sender
+from hearth_mls.framing import FramedContent, Sender
 from hearth_mls.key_schedule import EpochSecrets
 from hearth_mls.proposals import Proposal, decode_proposal, encode_proposal
 from hearth_mls.tree_nodes import Node, decode_ratchet_tree, encode_ratchet_tree
@@ -67,6 +67,9 @@ class GroupState:
     external_psks: tuple[tuple[bytes, bytes], ...] = field(default=())
     #: Resumption PSKs of recent epochs: (epoch, resumption_psk).
     resumption_psks: tuple[tuple[int, bytes], ...] = field(default=())
+    #: Private keys of the leaf nodes in our own pending Update proposals:
+    #: (encryption_key, private key), until a commit applies one (§12.1.2).
+    pending_leaf_keys: tuple[tuple[bytes, bytes], ...] = field(default=())
 
     @property
     def epoch(self) -> int:
@@ -115,6 +118,7 @@ def _put_state(w: Writer, s: GroupState) -> None:
     w.opaque(s.phase.value.encode())
     w.vector(s.external_psks, lambda w2, kv: w2.opaque(kv[0]).opaque(kv[1]))
     w.vector(s.resumption_psks, lambda w2, kv: w2.uint64(kv[0]).opaque(kv[1]))
+    w.vector(s.pending_leaf_keys, lambda w2, kv: w2.opaque(kv[0]).opaque(kv[1]))
 
 
 def _get_state(r: Reader) -> GroupState:
@@ -139,6 +143,7 @@ def _get_state(r: Reader) -> GroupState:
         raise r.error(f"unknown phase {phase_name!r}") from None
     external_psks = tuple(r.vector(lambda r2: (r2.opaque(), r2.opaque())))
     resumption_psks = tuple(r.vector(lambda r2: (r2.uint64(), r2.opaque())))
+    pending_leaf_keys = tuple(r.vector(lambda r2: (r2.opaque(), r2.opaque())))
     return GroupState(
         context=context,
         tree=tree,
@@ -151,6 +156,7 @@ def _get_state(r: Reader) -> GroupState:
         phase=phase,
         external_psks=external_psks,
         resumption_psks=resumption_psks,
+        pending_leaf_keys=pending_leaf_keys,
     )
 
 
@@ -173,6 +179,8 @@ def put_secret_tree(w: Writer, tree: st.SecretTree) -> None:
 
 def get_secret_tree(r: Reader) -> st.SecretTree:
     leaf_count = r.uint32()
+    if leaf_count == 0 or leaf_count & (leaf_count - 1):
+        raise r.error(f"secret tree of {leaf_count} leaves is not a perfect tree")
     nodes = r.vector(lambda r2: (r2.uint32(), r2.opaque()))
     tree = st.SecretTree(b"\0" * 32, leaf_count)
     tree._nodes = dict(nodes)
@@ -224,17 +232,38 @@ def _get_epoch_keys(r: Reader) -> EpochKeys:
 MIGRATIONS: dict[int, Callable[[bytes], tuple[int, bytes]]] = {}
 
 
-def state_to_bytes(state: GroupState, epochs: list[EpochKeys]) -> bytes:
-    """``uint16 version`` then the state and the kept epochs' receiver secrets."""
+@dataclass(frozen=True, slots=True)
+class PendingCommit:
+    """Our sent but unconfirmed commit: its content and the state it leads to (§12.4)."""
+
+    content: FramedContent
+    state: GroupState
+
+
+def _put_pending(w: Writer, p: PendingCommit) -> None:
+    p.content.encode(w)
+    _put_state(w, p.state)
+
+
+def _get_pending(r: Reader) -> PendingCommit:
+    return PendingCommit(FramedContent.decode(r), _get_state(r))
+
+
+def state_to_bytes(
+    state: GroupState, epochs: list[EpochKeys], pending: PendingCommit | None = None
+) -> bytes:
+    """``uint16 version`` then the state, the kept epochs' receiver secrets and our
+    pending commit, if any."""
     w = Writer().uint16(FORMAT_VERSION)
     body = Writer()
     _put_state(body, state)
     body.vector(epochs, _put_epoch_keys)
+    body.optional(pending, _put_pending)
     w.opaque(body.getvalue())
     return w.getvalue()
 
 
-def state_from_bytes(data: bytes) -> tuple[GroupState, list[EpochKeys]]:
+def state_from_bytes(data: bytes) -> tuple[GroupState, list[EpochKeys], PendingCommit | None]:
     """Decode :func:`state_to_bytes`, migrating older versions through :data:`MIGRATIONS`."""
 
     def get(r: Reader) -> tuple[int, bytes]:
@@ -247,8 +276,12 @@ def state_from_bytes(data: bytes) -> tuple[GroupState, list[EpochKeys]]:
             raise StateVersionError(f"no migration from group state version {version}")
         version, body = migrate(body)
 
-    def get_body(r: Reader) -> tuple[GroupState, list[EpochKeys]]:
+    def get_body(r: Reader) -> tuple[GroupState, list[EpochKeys], PendingCommit | None]:
         state = _get_state(r)
-        return state, r.vector(_get_epoch_keys)
+        epochs = r.vector(_get_epoch_keys)
+        pending = r.optional(_get_pending)
+        if (pending is not None) != (state.phase is Phase.PENDING_COMMIT):
+            raise r.error("a pending commit is stored exactly in phase pending_commit")
+        return state, epochs, pending
 
     return decode_exact(body, "GroupState", get_body)

@@ -24,7 +24,7 @@ from hearth_mls.extensions import Extension
 from hearth_mls.framing import PrivateMessage
 from hearth_mls.group import Group
 from hearth_mls.group_info import GroupInfo
-from hearth_mls.join import KeyPackageSecrets, create_key_package
+from hearth_mls.join import KeyPackageSecrets, create_key_package, default_capabilities
 from hearth_mls.key_package import KeyPackage
 from hearth_mls.mls_message import MLSMessage
 from hearth_mls.proposals import Add, Remove
@@ -93,6 +93,8 @@ class Driver:
             "process": self.process,
             "export_state": self.export_state,
             "group_info": self.group_info,
+            "propose": self.propose,
+            "commit": self.commit,
             "external_join": self.external_join,
         }
 
@@ -145,7 +147,12 @@ class Driver:
 
     def create_key_package(self, req: Request) -> Answer:
         identity = _field(req, "identity", str).encode()
-        secrets = create_key_package(identity)
+        types = req.get("extension_types") or []
+        if not isinstance(types, list) or not all(
+            isinstance(t, int) and 0 <= t < 1 << 16 for t in types
+        ):
+            raise BadRequest("extension_types is a list of uint16")
+        secrets = create_key_package(identity, capabilities=default_capabilities(types))
         self.key_packages[secrets.ref] = secrets
         return {
             "key_package": MLSMessage(secrets.key_package).to_bytes().hex(),
@@ -238,6 +245,29 @@ class Driver:
         group.merge_pending_commit()
         return {"commit": commit.to_bytes().hex(), "epoch": group.epoch}
 
+    def propose(self, req: Request) -> Answer:
+        group = self._group(req)
+        kind = _field(req, "proposal", str)
+        if kind == "add":
+            message = group.propose_add(_message(_hex(req, "key_package"), KeyPackage))
+        elif kind == "remove":
+            message = group.propose_remove(_field(req, "leaf_index", int))
+        elif kind == "update":
+            message = group.propose_update()
+        else:
+            raise BadRequest("proposal is 'add', 'remove' or 'update'")
+        return {"message": message.to_bytes().hex()}
+
+    def commit(self, req: Request) -> Answer:
+        group = self._group(req)
+        commit, welcome, created = group.commit(force_path=bool(req.get("force_path", False)))
+        group.merge_pending_commit()
+        answer: Answer = {"commit": commit.to_bytes().hex(), "epoch": group.epoch}
+        if welcome is not None:
+            answer["welcome"] = welcome.to_bytes().hex()
+            answer["ratchet_tree"] = ratchet_tree_to_bytes(list(created.state.tree)).hex()
+        return answer
+
     def process(self, req: Request) -> Answer:
         group = self._group(req)
         received = group.process(MLSMessage.from_bytes(_hex(req, "message")))
@@ -266,7 +296,12 @@ class Driver:
 
     def group_info(self, req: Request) -> Answer:
         group = self._group(req)
-        info = group.group_info(external_pub=bool(req.get("external_pub", True)))
+        fmt = req.get("external_pub_format", "rfc")
+        if fmt not in ("rfc", "bare"):
+            raise BadRequest("external_pub_format is 'rfc' or 'bare'")
+        info = group.group_info(
+            external_pub=bool(req.get("external_pub", True)), bare_external_pub=fmt == "bare"
+        )
         return {
             "group_info": MLSMessage(info).to_bytes().hex(),
             "ratchet_tree": ratchet_tree_to_bytes(list(group.state.tree)).hex(),

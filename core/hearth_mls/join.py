@@ -15,6 +15,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from hearth_mls import suite, transcript, tree_math, treekem
+from hearth_mls.codec import Reader, Writer, decode_exact
 from hearth_mls.commit import Commit
 from hearth_mls.credential import Credential, CredentialType
 from hearth_mls.errors import (
@@ -47,6 +48,9 @@ from hearth_mls.psk import psk_secret
 from hearth_mls.tree_nodes import Node, ratchet_tree_from_bytes
 from hearth_mls.welcome_structs import GroupSecrets, Welcome
 
+#: Length of a bare X25519 public key (RFC 9180 §7.1: Npk = 32).
+X25519_KEY_LENGTH = 32
+
 #: Default KeyPackage lifetime: 90 days (RFC 9420 §10 leaves it to the application).
 KEY_PACKAGE_LIFETIME = 90 * 24 * 3600
 
@@ -64,6 +68,20 @@ class KeyPackageSecrets:
     def ref(self) -> bytes:
         return suite.make_key_package_ref(self.key_package.to_bytes())
 
+    def to_bytes(self) -> bytes:
+        """For the client's key store: the KeyPackage then the three private keys."""
+        w = Writer()
+        self.key_package.encode(w)
+        w.opaque(self.init_priv).opaque(self.encryption_priv).opaque(self.signature_priv)
+        return w.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> KeyPackageSecrets:
+        def get(r: Reader) -> KeyPackageSecrets:
+            return cls(KeyPackage.decode(r), r.opaque(), r.opaque(), r.opaque())
+
+        return decode_exact(data, "KeyPackageSecrets", get)
+
 
 def default_capabilities(extensions: Sequence[int] = ()) -> Capabilities:
     return Capabilities(
@@ -73,6 +91,17 @@ def default_capabilities(extensions: Sequence[int] = ()) -> Capabilities:
         proposals=(),
         credentials=(int(CredentialType.BASIC),),
     )
+
+
+def capabilities_for(extensions: Sequence[Extension]) -> Capabilities:
+    """Default capabilities that also cover a group's extensions and required ones (§7.3)."""
+    from hearth_mls.proposal_rules import required_capabilities
+
+    required = required_capabilities(extensions)
+    wanted = {e.extension_type for e in extensions if e.extension_type > 5}
+    if required is not None:
+        wanted.update(t for t in required.extension_types if t > 5)
+    return default_capabilities(sorted(wanted))
 
 
 def create_key_package(
@@ -120,15 +149,7 @@ def create_group(
     if signature_priv is None:
         signature_priv = suite.generate_signature_key_pair()[0]
     enc_priv, enc_pub = suite.generate_hpke_key_pair()
-    if capabilities is None:
-        from hearth_mls.proposal_rules import required_capabilities
-
-        required = required_capabilities(extensions)
-        wanted = {e.extension_type for e in extensions if e.extension_type > 5}
-        if required is not None:
-            wanted.update(required.extension_types)
-        capabilities = default_capabilities(sorted(wanted))
-    caps = capabilities
+    caps = capabilities or capabilities_for(extensions)
     leaf = LeafNode(
         encryption_key=enc_pub,
         signature_key=suite.signature_public_key(signature_priv),
@@ -294,6 +315,18 @@ def join_from_welcome(
     )
 
 
+def read_external_pub(data: bytes) -> bytes:
+    """The key of an ``external_pub`` extension (RFC 9420 §12.4.3.2).
+
+    The RFC encodes ``struct { HPKEPublicKey external_pub; }`` (a length-prefixed
+    key, 33 bytes for X25519); ts-mls 1.6.4 writes the bare 32-byte key. Both are
+    accepted: the lengths cannot be confused.
+    """
+    if len(data) == X25519_KEY_LENGTH:
+        return data
+    return ExternalPub.from_bytes(data).external_pub
+
+
 def external_join(
     group_info: GroupInfo,
     identity: bytes,
@@ -317,7 +350,7 @@ def external_join(
     verify_tree(tree, ctx)
     external_pub = next(
         (
-            ExternalPub.from_bytes(e.extension_data).external_pub
+            read_external_pub(e.extension_data)
             for e in group_info.extensions
             if e.extension_type == EXTERNAL_PUB
         ),
@@ -339,7 +372,9 @@ def external_join(
         committer=None,
         external=True,
     )
-    kp = create_key_package(identity, signature_priv=signature_priv)
+    kp = create_key_package(
+        identity, signature_priv=signature_priv, capabilities=capabilities_for(ctx.extensions)
+    )
     template = kp.key_package.leaf_node
     placed, own_leaf = add_leaf(applied.tree, template)
     new_epoch = ctx.epoch + 1

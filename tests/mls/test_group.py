@@ -240,3 +240,102 @@ def test_unknown_state_version_and_migration_hook() -> None:
         assert Group.from_bytes(old).to_bytes() == blob
     finally:
         del MIGRATIONS[FORMAT_VERSION + 100]
+
+
+def test_external_senders_in_ts_mls_form_are_read() -> None:
+    from hearth_mls.group_commit import read_external_senders
+
+    sender = ExternalSender(b"k" * 32, Credential.basic(b"ds"))
+    assert read_external_senders(external_senders_to_bytes((sender,))) == (sender,)
+    assert read_external_senders(sender.to_bytes()) == (sender,)
+
+
+def test_commit_as_private_message() -> None:
+    t = trio()
+    commit, _, _ = t.alice.commit([Remove(2)], private=True)
+    t.alice.merge_pending_commit()
+    assert commit.wire_format.name == "PRIVATE_MESSAGE"
+    assert t.bob.process(wire(commit)).kind == "commit"
+    assert t.carol.process(wire(commit)).removed
+    assert t.bob.epoch_authenticator == t.alice.epoch_authenticator
+
+
+def test_own_commit_echoed_by_the_server_merges_it() -> None:
+    t = trio()
+    commit, _, _ = t.alice.commit(force_path=True)
+    assert t.alice.process(wire(commit)).kind == "commit"
+    assert t.alice.phase is Phase.ACTIVE
+    t.bob.process(wire(commit))
+    assert t.alice.epoch_authenticator == t.bob.epoch_authenticator
+
+
+def test_update_proposal_committed_by_another_member() -> None:
+    t = trio()
+    old_key = t.bob.state.tree[2].leaf.encryption_key  # type: ignore[union-attr]
+    proposal = t.bob.propose_update()
+    t.alice.process(wire(proposal))
+    t.carol.process(wire(proposal))
+    commit, _, _ = t.alice.commit()
+    t.alice.merge_pending_commit()
+    t.bob.process(wire(commit))
+    t.carol.process(wire(commit))
+    assert t.bob.state.tree[2].leaf.encryption_key != old_key  # type: ignore[union-attr]
+    assert t.alice.epoch_authenticator == t.bob.epoch_authenticator == t.carol.epoch_authenticator
+    # Bob holds the new leaf's key: he decrypts the next path secret sent to him.
+    commit, _, _ = t.carol.commit(force_path=True)
+    t.carol.merge_pending_commit()
+    t.bob.process(wire(commit))
+    assert t.bob.epoch_authenticator == t.carol.epoch_authenticator
+
+
+def test_own_update_proposal_is_superseded_by_our_commit() -> None:
+    t = trio()
+    proposal = t.bob.propose_update()
+    t.alice.process(wire(proposal))
+    commit, _, _ = t.bob.commit()  # includes a path, not the Update
+    t.bob.merge_pending_commit()
+    t.alice.process(wire(commit))
+    assert t.alice.epoch_authenticator == t.bob.epoch_authenticator
+
+
+def test_rejected_commit_while_ours_is_pending_keeps_ours() -> None:
+    from tests.mls.group_helpers import forge, inline
+
+    t = trio()
+    t.alice.commit(force_path=True)
+    before = t.alice.to_bytes()
+    bad = forge(t.bob, inline(Remove(2)))  # no path: rejected
+    with pytest.raises(errors.MissingPathError):
+        t.alice.process(wire(bad))
+    assert t.alice.to_bytes() == before
+    assert t.alice.phase is Phase.PENDING_COMMIT
+    t.alice.merge_pending_commit()
+
+
+def test_pending_commit_survives_a_restart() -> None:
+    t = trio()
+    commit, _, _ = t.alice.commit(force_path=True)
+    restored = Group.from_bytes(t.alice.to_bytes())
+    assert restored.phase is Phase.PENDING_COMMIT
+    assert restored.process(wire(commit)).kind == "commit"  # the DS echo merges it
+    t.bob.process(wire(commit))
+    assert restored.epoch_authenticator == t.bob.epoch_authenticator
+
+
+def test_key_package_secrets_round_trip() -> None:
+    from hearth_mls.join import KeyPackageSecrets
+
+    kp = create_key_package(b"bob")
+    restored = KeyPackageSecrets.from_bytes(kp.to_bytes())
+    assert restored == kp
+    with pytest.raises(errors.DecodeError):
+        KeyPackageSecrets.from_bytes(kp.to_bytes() + b"\0")
+
+
+def test_external_join_into_a_group_with_a_private_extension() -> None:
+    roles = Extension(0xF0A0, b"\x06\x05alice")
+    alice = Group.create(b"alice", extensions=[roles])
+    dave, commit = Group.join_external(alice.group_info(), b"dave")
+    alice.process(wire(commit))
+    assert dave.epoch_authenticator == alice.epoch_authenticator
+    assert dave.state.context.extensions == (roles,)

@@ -445,3 +445,87 @@ def test_external_rejoin_removing_own_old_leaf_is_accepted() -> None:
     t.alice.process(commit)
     assert t.bob.epoch_authenticator == carol2.epoch_authenticator
     assert [ident for _, ident in t.bob.members()] == [b"alice", b"bob", b"carol"]
+
+
+def test_a_broken_commit_cannot_remove_us() -> None:
+    """A commit removing Bob whose path was made for the tree before the removal."""
+    t = trio()
+    _, path = real_path(t)
+    message = forge(t.alice, inline(Remove(1), path=path))
+    assert_rejected(t, message, errors.PathLengthError)
+    assert t.bob.phase.value == "active"
+
+
+def test_proposal_from_a_non_member() -> None:
+    from hearth_mls import treekem as tk
+    from hearth_mls.framing import FramedContent
+    from hearth_mls.protection import Protector
+    from hearth_mls.secret_tree import SecretTree
+
+    t = trio()
+    s = t.alice.state
+    protector = Protector(
+        s.context,
+        SecretTree(s.secrets.encryption_secret, tk.leaf_count(s.tree)),
+        s.secrets.sender_data_secret,
+        s.secrets.membership_key,
+    )
+    content = FramedContent(s.group_id, s.epoch, Sender.member(3), Remove(2))
+    message = MLSMessage(protector.protect_public(content, s.signature_priv))
+    assert_rejected(t, message, errors.UnknownSenderError)
+
+
+def test_new_member_proposal_that_is_not_an_add() -> None:
+    from hearth_mls.framing import FramedContent, WireFormat
+    from hearth_mls.protection import sign_content
+
+    t = trio()
+    s = t.alice.state
+    content = FramedContent(s.group_id, s.epoch, Sender.new_member_proposal(), Remove(2))
+    auth = sign_content(WireFormat.PUBLIC_MESSAGE, content, s.signature_priv, None)
+    message = MLSMessage(PublicMessage(content, auth.auth))
+    assert_rejected(t, message, errors.NonMemberSenderError)
+
+
+def test_new_member_add_proposal_is_accepted() -> None:
+    from hearth_mls.framing import FramedContent, WireFormat
+    from hearth_mls.protection import sign_content
+
+    t = trio()
+    s = t.alice.state
+    dave = create_key_package(b"dave")
+    content = FramedContent(
+        s.group_id, s.epoch, Sender.new_member_proposal(), Add(dave.key_package)
+    )
+    auth = sign_content(WireFormat.PUBLIC_MESSAGE, content, dave.signature_priv, None)
+    message = MLSMessage(PublicMessage(content, auth.auth))
+    for member in (t.alice, t.bob):
+        assert member.process(message).kind == "proposal"
+    commit, _, _ = t.alice.commit()
+    t.alice.merge_pending_commit()
+    t.bob.process(commit)
+    assert [ident for _, ident in t.bob.members()][-1] == b"dave"
+
+
+def test_update_with_another_members_signature_key() -> None:
+    t = trio()
+    _, path = real_path(t)  # before the proposal: Alice's own commit would refuse it
+    s = t.bob.state
+    own = s.tree[2]
+    carol = s.tree[4]
+    assert own is not None
+    assert own.leaf is not None
+    assert carol is not None
+    assert carol.leaf is not None
+    leaf = replace(
+        own.leaf,
+        encryption_key=suite.generate_hpke_key_pair()[1],
+        signature_key=carol.leaf.signature_key,
+        leaf_node_source=LeafNodeSource.UPDATE,
+        lifetime=None,
+    )
+    leaf = resign_leaf(leaf, t.kp_carol.signature_priv, s.group_id, 1)
+    t.alice.process(t.bob.propose(Update(leaf)))
+    ref = t.bob.state.proposals[0].ref
+    message = forge(t.alice, Commit((ProposalOrRef(reference=ref),), path))
+    assert_rejected(t, message, errors.DuplicateLeafKeyError)

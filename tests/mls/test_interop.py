@@ -108,3 +108,62 @@ def test_cli_speaks_json_lines() -> None:
     answers = [json.loads(line) for line in out.stdout.splitlines()]
     assert [a["id"] for a in answers] == ["a", 2]
     assert answers[1]["epoch"] == 0
+
+
+def test_group_info_external_pub_formats() -> None:
+    """RFC encoding by default; the bare key (ts-mls 1.6.4's form) on request, both joinable."""
+    from hearth_mls.extensions import EXTERNAL_PUB
+    from hearth_mls.group_info import GroupInfo
+    from hearth_mls.mls_message import MLSMessage
+
+    for fmt, length in (("rfc", 33), ("bare", 32)):
+        a, b = Client(), Client()
+        g = a.ok("create_group", identity="alice")["group"]
+        raw = a.ok("group_info", group=g, external_pub_format=fmt)["group_info"]
+        info = MLSMessage.from_bytes(bytes.fromhex(raw)).body
+        assert isinstance(info, GroupInfo)
+        ext = next(e for e in info.extensions if e.extension_type == EXTERNAL_PUB)
+        assert len(ext.extension_data) == length
+        joined = b.ok("external_join", identity="dave", group_info=raw)
+        a.ok("process", group=g, message=joined["commit"])
+    assert a("group_info", group=g, external_pub_format="x")["error"]["code"] == "bad_request"
+
+
+def test_proposals_by_reference_through_the_driver() -> None:
+    a, b = Client(), Client()
+    kp_b = b.ok("create_key_package", identity="bob")
+    g = a.ok("create_group", identity="alice")["group"]
+    added = a.ok("add_members", group=g, key_packages=[kp_b["key_package"]])
+    bob = b.ok("join", welcome=added["welcome"])["group"]
+    kp_c = b.ok("create_key_package", identity="carol")
+    proposals = [
+        b.ok("propose", group=bob, proposal="update")["message"],
+        a.ok("propose", group=g, proposal="add", key_package=kp_c["key_package"])["message"],
+    ]
+    assert a.ok("process", group=g, message=proposals[0])["kind"] == "proposal"
+    assert b.ok("process", group=bob, message=proposals[1])["kind"] == "proposal"
+    committed = a.ok("commit", group=g)
+    assert "welcome" in committed
+    b.ok("process", group=bob, message=committed["commit"])
+    carol = b.ok("join", welcome=committed["welcome"])["group"]
+    states = [a.ok("export_state", group=g), b.ok("export_state", group=bob)]
+    states.append(b.ok("export_state", group=carol))
+    assert len({s["epoch_authenticator"] for s in states}) == 1
+    assert c_code(a("propose", group=g, proposal="bogus")) == "bad_request"
+
+
+def c_code(answer: dict[str, Any]) -> str:
+    return str(answer["error"]["code"])
+
+
+def test_key_package_for_a_group_with_a_private_extension() -> None:
+    a, b = Client(), Client()
+    ext = [{"type": 0xF0A0, "data": "00"}]
+    g = a.ok("create_group", identity="alice", extensions=ext)["group"]
+    plain = b.ok("create_key_package", identity="bob")
+    refused = a("add_members", group=g, key_packages=[plain["key_package"]])
+    assert refused["error"]["code"] == "rejected"
+    kp = b.ok("create_key_package", identity="bob", extension_types=[0xF0A0])
+    added = a.ok("add_members", group=g, key_packages=[kp["key_package"]])
+    b.ok("join", welcome=added["welcome"])
+    assert c_code(b("create_key_package", identity="x", extension_types=["no"])) == "bad_request"
