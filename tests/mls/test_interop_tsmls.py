@@ -421,14 +421,8 @@ def test_hearth_room_with_external_senders_admits_tsmls(spawn: Spawn) -> None:
     alice = spawn(HEARTH, "alice")
     bob = spawn(TSMLS, "bob")
     required = bytes([0, 0, 2, 0, 1])  # no extensions, no proposals, credential basic
-    extensions = [
-        {"type": 5, "data": _external_senders_rfc().hex()},
-        {"type": 3, "data": required.hex()},
-    ]
-    result = alice.driver.call(
-        "create_group", identity="alice", group_id=GROUP_ID.hex(), extensions=extensions
-    )
-    alice.handle, alice.leaf_index = result["group"], 0
+    extensions = {5: _external_senders_rfc(), 3: required}
+    assert alice.create_group(GROUP_ID, extensions) == 0
     added = alice.add_members([bob.create_key_package()])
     assert bob.join(added.welcome, added.ratchet_tree) == 1
     assert_agree([alice, bob], 1)
@@ -445,13 +439,39 @@ def test_tsmls_refuses_rfc_external_senders(spawn: Spawn) -> None:
     """
     alice = spawn(TSMLS, "alice")
     with pytest.raises(DriverError) as caught:
-        alice.driver.call(
-            "create_group",
-            identity="alice",
-            extensions=[{"type": 5, "data": _external_senders_rfc().hex()}],
-        )
+        alice.create_group(GROUP_ID, {5: _external_senders_rfc()})
     assert caught.value.code == "decode_error"
     assert "external_senders" in caught.value.message
+
+
+#: A private-use GroupContext extension (RFC 9420 §17.3, 0xF000-0xFFFF): Hearth's room
+#: roles, ``struct { opaque facilitator_ids<V><V>; }`` as in ../shared/mls-interop/.
+ROLES_EXTENSION = 0xF0A0
+ROLES_ALICE = bytes([6, 5]) + b"alice"
+
+
+@pytest.mark.parametrize(("creator_impl", "joiner_impl"), PAIRS)
+def test_private_group_context_extension(creator_impl: str, joiner_impl: str, spawn: Spawn) -> None:
+    """A room carrying a private-use GroupContext extension admits only members whose
+    leaf lists it in its capabilities (§7.2, §12.1.1): the committer rejects the other
+    KeyPackage without changing its state, and accepts one that lists it.
+    """
+    alice = spawn(creator_impl, "alice")
+    bob = spawn(joiner_impl, "bob")
+    alice.create_group(GROUP_ID, {ROLES_EXTENSION: ROLES_ALICE})
+
+    with pytest.raises(DriverError) as caught:
+        alice.add_members([bob.create_key_package()])
+    assert caught.value.code == "rejected"
+    assert alice.epoch() == 0
+
+    added = alice.add_members([bob.create_key_package([ROLES_EXTENSION])])
+    assert bob.join(added.welcome, added.ratchet_tree) == 1
+    assert_agree([alice, bob], 1)
+    all_talk([alice, bob], "room with roles")
+    commit, epoch = bob.update()
+    deliver(commit, [alice], epoch)
+    assert_agree([alice, bob], 2)
 
 
 @pytest.mark.parametrize(("creator_impl", "joiner_impl"), PAIRS)

@@ -243,12 +243,20 @@ class Member:
         self.leaf_index = 0 if op == "create_group" else _int(result, "leaf_index", op)
         return _int(result, "epoch", op)
 
-    def create_key_package(self) -> bytes:
-        result = self.driver.call("create_key_package", identity=self.name)
+    def create_key_package(self, extension_types: list[int] | None = None) -> bytes:
+        """A KeyPackage (§10); ``extension_types`` are non-default types it also supports."""
+        params: dict[str, Any] = {"identity": self.name}
+        if extension_types is not None:
+            params["extension_types"] = extension_types
+        result = self.driver.call("create_key_package", **params)
         return _hex(result, "key_package", "create_key_package")
 
-    def create_group(self, group_id: bytes) -> int:
-        result = self.driver.call("create_group", identity=self.name, group_id=group_id.hex())
+    def create_group(self, group_id: bytes, extensions: dict[int, bytes] | None = None) -> int:
+        """A new group (§11), with GroupContext ``extensions`` as {type: extension_data}."""
+        params: dict[str, Any] = {"identity": self.name, "group_id": group_id.hex()}
+        if extensions is not None:
+            params["extensions"] = [{"type": t, "data": d.hex()} for t, d in extensions.items()]
+        result = self.driver.call("create_group", **params)
         return self._joined(result, "create_group")
 
     def add_members(self, key_packages: list[bytes]) -> AddResult:

@@ -89,6 +89,10 @@ function field(req, name, kind, { optional = false } = {}) {
       if (!Number.isSafeInteger(v) || v < 0)
         throw new RequestError("bad_request", `field "${name}" must be a non-negative integer`)
       return v
+    case "uint16list":
+      if (!Array.isArray(v) || !v.every((x) => Number.isInteger(x) && x >= 0 && x <= 0xffff))
+        throw new RequestError("bad_request", `field "${name}" must be a list of 16-bit integers`)
+      return v
     case "bool":
       if (typeof v !== "boolean") throw new RequestError("bad_request", `field "${name}" must be true or false`)
       return v
@@ -147,11 +151,12 @@ const wire = (m) => hex(encodeMlsMessage({ version: "mls10", ...m }))
 // Capabilities (RFC 9420 §7.2) as ts-mls' defaultCapabilities(), but with exactly one GREASE
 // value (§13.5) in each list instead of a random subset, so every run exercises the
 // other implementation's GREASE handling the same way.
-function capabilities() {
+// `extensionTypes` are the non-default extension types the member also supports.
+function capabilities(extensionTypes = []) {
   return {
     versions: ["mls10"],
     ciphersuites: [...Object.keys(ciphersuites), String(0x0a0a)],
-    extensions: [0x2a2a],
+    extensions: [...extensionTypes, 0x2a2a],
     proposals: [0x3a3a],
     credentials: ["basic", "x509", String(0x1a1a)],
   }
@@ -165,11 +170,11 @@ class Driver {
     this.keyPackages = [] // {ref: hex, publicPackage, privatePackage}
   }
 
-  async newKeyPackage(identity) {
+  async newKeyPackage(identity, extensionTypes = []) {
     const now = BigInt(Math.floor(Date.now() / 1000))
     const lifetime = { notBefore: now - LIFETIME_BEFORE, notAfter: now + LIFETIME_AFTER }
     const credential = { credentialType: "basic", identity: te.encode(identity) }
-    return generateKeyPackage(credential, capabilities(), lifetime, [], this.impl)
+    return generateKeyPackage(credential, capabilities(extensionTypes), lifetime, [], this.impl)
   }
 
   group(req) {
@@ -208,7 +213,8 @@ class Driver {
 
   // RFC 9420 §10: a fresh KeyPackage, kept in memory until a Welcome consumes it.
   async create_key_package(req) {
-    const kp = await this.newKeyPackage(field(req, "identity", "string"))
+    const identity = field(req, "identity", "string")
+    const kp = await this.newKeyPackage(identity, field(req, "extension_types", "uint16list", { optional: true }))
     const ref = hex(await makeKeyPackageRef(kp.publicPackage, this.impl.hash))
     this.keyPackages.push({ ref, ...kp })
     return { key_package: wire({ wireformat: "mls_key_package", keyPackage: kp.publicPackage }), ref }
@@ -219,7 +225,10 @@ class Driver {
     const identity = field(req, "identity", "string")
     const groupId = field(req, "group_id", "hex", { optional: true }) ?? crypto.getRandomValues(new Uint8Array(16))
     const extensions = field(req, "extensions", "extensions", { optional: true }) ?? []
-    const kp = await this.newKeyPackage(identity)
+    // The creator's leaf must support every GroupContext extension (RFC 9420 §11, §7.2);
+    // ts-mls does not check its own leaf, so advertise the group's non-default types.
+    const custom = extensions.map((e) => e.extensionType).filter((t) => typeof t === "number")
+    const kp = await this.newKeyPackage(identity, custom)
     const state = await createGroup(groupId, kp.publicPackage, kp.privatePackage, extensions, this.impl)
     return { group: this.newHandle(state), group_id: hex(groupId), epoch: Number(state.groupContext.epoch) }
   }
