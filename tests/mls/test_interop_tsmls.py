@@ -13,6 +13,7 @@ ts-mls/ts-mls pair is the control: it checks the driver and the scenario without
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -304,6 +305,52 @@ def test_mixed_group_of_nine(implementations: tuple[str, str], spawn: Spawn) -> 
     update("m8")
     remove("m8", "m3")
     all_talk(group, "after the churn")
+
+
+@pytest.mark.parametrize("seed", [7, 2026])
+def test_seeded_soak_mixed(seed: int, spawn: Spawn) -> None:
+    """A seeded random run of 30 commits among six members, three per implementation:
+    random committers add outsiders (also members removed earlier, who rejoin), remove
+    and update; after each commit all members agree (§8.7) and a random member's message
+    decrypts everywhere, and each removed member fails to decrypt it. A failure names
+    the seed and the step, so it replays exactly.
+    """
+    rng = random.Random(seed)
+    pool = [spawn((HEARTH, TSMLS)[i % 2], f"p{i}") for i in range(6)]
+    group = [pool[0]]
+    outside = pool[1:]
+    pool[0].create_group(GROUP_ID)
+    epoch = 0
+    for step in range(30):
+        where = f"seed {seed} step {step}"
+        committer = rng.choice(group)
+        others = [m for m in group if m is not committer]
+        removed: Member | None = None
+        action = rng.random()
+        if outside and (len(group) < 3 or action < 0.4):
+            joiners = rng.sample(outside, k=min(len(outside), rng.choice([1, 2])))
+            added = committer.add_members([j.create_key_package() for j in joiners])
+            commit, epoch = added.commit, added.epoch
+            deliver(commit, others, epoch)
+            for j in joiners:
+                assert j.join(added.welcome, added.ratchet_tree) == epoch, where
+                outside.remove(j)
+                group.append(j)
+        elif others and action < 0.7:
+            removed = rng.choice(others)
+            commit, epoch = committer.remove(removed.leaf_index)
+            group.remove(removed)
+            deliver(commit, [m for m in others if m is not removed], epoch)
+            assert removed.process(commit).get("removed") is True, where
+            outside.append(removed)
+        else:
+            commit, epoch = committer.update()
+            deliver(commit, others, epoch)
+        assert_agree(group, epoch)
+        sender = rng.choice(group)
+        message = send(sender, [m for m in group if m is not sender], where)
+        if removed is not None:
+            cannot_decrypt(removed, message)
 
 
 @pytest.mark.parametrize(("creator_impl", "joiner_impl"), PAIRS)
