@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -621,9 +622,9 @@ def test_hearth_parses_tsmls_wire_messages_byte_exact(spawn: Spawn) -> None:
     from hearth_mls.group_info import GroupInfo
     from hearth_mls.key_package import KeyPackage
     from hearth_mls.mls_message import MLSMessage
-    from hearth_mls.proposal_rules import validate_key_package
     from hearth_mls.suite import verify_with_label
     from hearth_mls.tree_nodes import ratchet_tree_from_bytes, ratchet_tree_to_bytes
+    from hearth_mls.welcome import verify_key_package
     from hearth_mls.welcome_structs import Welcome
 
     alice = spawn(TSMLS, "alice")
@@ -637,7 +638,7 @@ def test_hearth_parses_tsmls_wire_messages_byte_exact(spawn: Spawn) -> None:
 
     key_package = roundtrip(bob.create_key_package(), KeyPackage)
     assert isinstance(key_package, KeyPackage)
-    validate_key_package(key_package, tree=[], group_extensions=[])
+    verify_key_package(key_package, now=int(time.time()))
     assert key_package.leaf_node.credential.identity == b"bob"
 
     alice.create_group(GROUP_ID)
