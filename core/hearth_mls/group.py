@@ -40,6 +40,7 @@ from hearth_mls.framing import (
 )
 from hearth_mls.group_commit import (
     CreatedCommit,
+    ProposalSelection,
     cache_proposal,
     create_commit,
     make_group_info,
@@ -310,10 +311,19 @@ class Group:
         force_path: bool = False,
         include_tree_in_welcome: bool = True,
         private: bool = False,
+        include: ProposalSelection | None = None,
     ) -> tuple[MLSMessage, MLSMessage | None, CreatedCommit]:
         """Commit cached plus ``inline`` proposals; the result is *pending* (§12.4.1).
 
         Handshake messages travel as PublicMessage (DESIGN.md) unless ``private``.
+
+        ``include`` chooses which cached proposals go in by reference: ``None``
+        (the default) takes all of them; a predicate on each
+        :class:`~hearth_mls.group_state.CachedProposal` or a collection of
+        ProposalRefs takes a subset (RFC 9420 §12.4: none is mandatory; see
+        :func:`~hearth_mls.group_commit.select_proposals`). The ones left out stay
+        cached for another commit in this epoch, e.g. after
+        :meth:`discard_pending_commit`, and are dropped when the epoch changes.
 
         Returns the commit MLSMessage, the Welcome MLSMessage (if members were
         added) and the full :class:`CreatedCommit`. Call :meth:`merge_pending_commit`
@@ -327,6 +337,7 @@ class Group:
             force_path=force_path,
             include_tree_in_welcome=include_tree_in_welcome,
             wire_format=wire_format,
+            include=include,
         )
         protector = self._protector(self._current(), self._state)
         tag = created.authenticated.auth.confirmation_tag
