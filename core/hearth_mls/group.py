@@ -169,14 +169,27 @@ class Group:
         *,
         ratchet_tree: bytes | None = None,
         remove_old: int | None = None,
+        signature_priv: bytes | None = None,
         on_change: Callable[[bytes], None] | None = None,
     ) -> tuple[Group, MLSMessage]:
         """Join by external commit (§12.4.3.2); returns the group and the commit to send.
 
-        ``remove_old`` is the leaf of an old version of ourselves to remove (a rejoin).
+        ``remove_old`` is the leaf of an old version of ourselves to remove (a
+        rejoin, §12.2: the new LeafNode must be acceptable for that participant).
+        ``signature_priv`` is the Ed25519 key to sign with (a fresh one if
+        ``None``); a rejoining member passes its old one so its new leaf keeps the
+        same ``signature_key`` (Hearth's room rule requires that of role holders,
+        protocol.md §12). The group is already in the new epoch; its
+        :meth:`group_info` is the GroupInfo to publish with the commit. Pass no
+        ``on_change`` to adopt it only once the Delivery Service accepted the
+        commit, then call :meth:`set_on_change`.
         """
         created = external_join(
-            group_info, identity, ratchet_tree=ratchet_tree, remove_old=remove_old
+            group_info,
+            identity,
+            ratchet_tree=ratchet_tree,
+            remove_old=remove_old,
+            signature_priv=signature_priv,
         )
         message = MLSMessage(
             PublicMessage(created.authenticated.content, created.authenticated.auth)
@@ -190,6 +203,15 @@ class Group:
 
     def to_bytes(self) -> bytes:
         return state_to_bytes(self._state, self._epochs, self._pending)
+
+    def set_on_change(self, on_change: Callable[[bytes], None] | None) -> None:
+        """Replace the persistence hook; a new hook gets the current state at once.
+
+        For a group created or joined before its owner could store it (e.g. until
+        the Delivery Service accepted the commit that created it, RFC 9420 §12.4).
+        """
+        self._on_change = on_change
+        self._persist()
 
     # --- read-only views --------------------------------------------------------
 

@@ -9,7 +9,7 @@ import pytest
 from hearth_core import room_errors as err
 from hearth_core.room_roles import check_before_processing, check_commit_message
 from hearth_mls.framing import SenderType
-from hearth_mls.group import external_proposal
+from hearth_mls.group import Group, external_proposal
 from hearth_mls.group_state import CachedProposal
 from hearth_mls.mls_message import MLSMessage
 from hearth_mls.proposals import Remove
@@ -39,3 +39,20 @@ def test_member_commit_without_the_servers_removal_passes_the_rule() -> None:
     room.accept(b"bob", wire(message))
     assert sorted(room.groups) == [b"alice", b"bob", b"carol"]
     assert alice.epoch_authenticator == room.groups[b"carol"].epoch_authenticator
+
+
+def test_facilitator_rejoins_with_its_signature_key() -> None:
+    room = make_room(b"bob")
+    alice, bob = room.groups[b"alice"], room.groups[b"bob"]
+    info = bob.group_info()
+    _, fresh = Group.join_external(info, b"alice", remove_old=0)
+    with pytest.raises(err.RoleGrantNotAllowedError, match="same signature key"):
+        check_commit_message(room.server_view(), wire(fresh))
+    rejoined, commit = Group.join_external(
+        info, b"alice", remove_old=0, signature_priv=alice.state.signature_priv
+    )
+    verdict = check_commit_message(room.server_view(), wire(commit))
+    assert verdict.committer == b"alice"
+    assert verdict.self_removals == (b"alice",)
+    bob.process(MLSMessage.from_bytes(wire(commit)))
+    assert bob.epoch_authenticator == rejoined.epoch_authenticator

@@ -150,3 +150,61 @@ def test_bad_selections_are_refused_and_change_nothing() -> None:
     assert t.alice.phase is Phase.ACTIVE
     # A predicate never picks our own Update: the path supersedes it (§12.2).
     assert select_proposals(t.alice.state, lambda _c: True) == [removal]
+
+
+def test_rejoin_by_external_commit_keeps_the_signature_key() -> None:
+    t = trio()
+    old_key = t.bob.state.ratchet_tree().leaf(t.bob.own_leaf)
+    assert old_key is not None
+    signature_priv = t.bob.state.signature_priv
+    bob, commit = Group.join_external(
+        t.alice.group_info(), b"bob", remove_old=1, signature_priv=signature_priv
+    )
+    new_leaf = bob.state.ratchet_tree().leaf(bob.own_leaf)
+    assert new_leaf is not None
+    assert new_leaf.signature_key == old_key.signature_key
+    assert bob.state.signature_priv == signature_priv
+    assert bob.own_leaf == 1  # the leftmost blank leaf: the one it just vacated
+    for group in (t.alice, t.carol):
+        group.process(wire(commit))
+    assert bob.epoch_authenticator == t.alice.epoch_authenticator == t.carol.epoch_authenticator
+    assert t.carol.process(wire(bob.protect(b"back"))).plaintext == b"back"
+    # Without the parameter the rejoined leaf has a fresh key, as before.
+    fresh, _ = Group.join_external(t.alice.group_info(), b"bob", remove_old=1)
+    fresh_leaf = fresh.state.ratchet_tree().leaf(fresh.own_leaf)
+    assert fresh_leaf is not None
+    assert fresh_leaf.signature_key != old_key.signature_key
+
+
+def test_external_joiners_group_info_is_the_one_to_publish() -> None:
+    t = trio()
+    dave, commit = Group.join_external(t.alice.group_info(), b"dave")
+    info = dave.group_info()
+    assert info.group_context == dave.state.context
+    t.alice.process(wire(commit))
+    erin, commit2 = Group.join_external(info, b"erin")
+    t.alice.process(wire(commit2))
+    assert erin.epoch_authenticator == t.alice.epoch_authenticator
+
+
+def test_group_info_after_merge_equals_the_commits() -> None:
+    t = trio()
+    _, _, created = t.alice.commit(force_path=True)
+    t.alice.merge_pending_commit()
+    assert t.alice.group_info().to_bytes() == created.group_info.to_bytes()
+
+
+def test_set_on_change_attaches_a_hook_later() -> None:
+    t = trio()
+    saved: list[bytes] = []
+    dave, commit = Group.join_external(t.alice.group_info(), b"dave")
+    assert saved == []
+    dave.set_on_change(saved.append)
+    assert saved == [dave.to_bytes()]
+    t.alice.process(wire(commit))
+    t.alice.process(wire(dave.protect(b"hi")))
+    assert len(saved) == 2
+    assert Group.from_bytes(saved[-1]).to_bytes() == dave.to_bytes()
+    dave.set_on_change(None)
+    dave.protect(b"quiet")
+    assert len(saved) == 2
