@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from hearth_mls import suite, treekem
+from hearth_mls import suite
 from hearth_mls.framing import AuthenticatedContent, WireFormat
 from hearth_mls.group import Group
 from hearth_mls.group_commit import create_commit, process_commit, signer_of
@@ -58,7 +58,7 @@ def _group(size: int) -> tuple[Group, Group, KeyPackageSecrets, Welcome]:
 def _protector(state: GroupState) -> Protector:
     return Protector(
         state.context,
-        SecretTree(state.secrets.encryption_secret, treekem.leaf_count(state.tree)),
+        SecretTree(state.secrets.encryption_secret, state.ratchet_tree().n_leaves),
         state.secrets.sender_data_secret,
         state.secrets.membership_key,
     )

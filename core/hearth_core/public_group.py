@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 
 from hearth_core.room_errors import NotAHandshakeError
 from hearth_core.room_roles import RoomView, cached_proposal
-from hearth_mls import suite, transcript, treekem
+from hearth_mls import transcript, treekem
 from hearth_mls.commit import Commit
 from hearth_mls.errors import (
     MissingPathError,
@@ -55,16 +55,12 @@ from hearth_mls.group_state import CachedProposal
 from hearth_mls.join import verify_tree
 from hearth_mls.leaf_node import LeafNodeSource
 from hearth_mls.mls_message import MLSMessage
-from hearth_mls.proposal_rules import (
-    ProposalEntry,
-    add_leaf,
-    apply_proposals,
-    leaf_at,
-    validate_leaf_node,
-)
+from hearth_mls.proposal_rules import ProposalEntry, apply_proposals, validate_leaf_node
 from hearth_mls.proposals import Add
 from hearth_mls.protection import verify_content
+from hearth_mls.ratchet_tree import RatchetTree
 from hearth_mls.tree_nodes import Node, ratchet_tree_from_bytes, ratchet_tree_to_bytes
+from hearth_mls.welcome import verify_group_info
 
 
 def _public(message: MLSMessage | bytes | PublicMessage) -> PublicMessage:
@@ -108,19 +104,20 @@ class PublicGroup:
                 data = extension.extension_data
         if data is None:
             raise MissingPathError("no ratchet tree in the GroupInfo and none given (§12.4.3.3)")
-        tree = treekem.padded(ratchet_tree_from_bytes(data))
+        nodes = ratchet_tree_from_bytes(data)
+        while nodes and nodes[-1] is None:  # trailing blanks are tolerated
+            nodes.pop()
+        tree = RatchetTree.from_wire(nodes)
         context = group_info.group_context
         verify_tree(tree, context)
-        signer = leaf_at(tree, group_info.signer)
+        signer = tree.leaf(group_info.signer)
         if signer is None:
             raise UnknownSenderError("the GroupInfo's signer is not in the tree")
-        suite.verify_with_label(
-            signer.signature_key, "GroupInfoTBS", group_info.to_be_signed(), group_info.signature
-        )
+        verify_group_info(group_info, signer.signature_key)
         interim = transcript.interim_transcript_hash(
             context.confirmed_transcript_hash, group_info.confirmation_tag
         )
-        return cls(context, tuple(treekem.truncated(tree)), interim)
+        return cls(context, tuple(tree.to_wire()), interim)
 
     # --- views -------------------------------------------------------------------------
 
@@ -138,7 +135,11 @@ class PublicGroup:
 
     def ratchet_tree(self) -> bytes:
         """The ``ratchet_tree`` extension encoding, for joiners (§12.4.3.3)."""
-        return ratchet_tree_to_bytes(list(self.tree))
+        return ratchet_tree_to_bytes(self.tree)
+
+    def _ratchet_tree(self) -> RatchetTree:
+        """A fresh :class:`RatchetTree` of :attr:`tree` to read or change."""
+        return RatchetTree.from_wire(self.tree)
 
     # --- verifying ---------------------------------------------------------------------
 
@@ -146,7 +147,7 @@ class PublicGroup:
         kind = content.sender_type
         if kind is SenderType.MEMBER:
             assert content.index is not None
-            leaf = leaf_at(self.tree, content.index)
+            leaf = self._ratchet_tree().leaf(content.index)
             if leaf is None:
                 raise UnknownSenderError(f"leaf {content.index} is not a member")
             return leaf.signature_key, self.context
@@ -208,7 +209,7 @@ class PublicGroup:
         entries = self._resolve(commit, sender)
         applied = apply_proposals(
             entries,
-            tree=self.tree,
+            tree=self._ratchet_tree(),
             extensions=self.context.extensions,
             group_id=self.group_id,
             committer=committer,
@@ -219,11 +220,11 @@ class PublicGroup:
         tree = applied.tree
         if commit.path is not None:
             if external:
-                tree, committer = add_leaf(tree, commit.path.leaf_node)
+                tree = tree.copy()
+                committer = tree.add_leaf(commit.path.leaf_node)
             assert committer is not None
             self._check_path_leaf(tree, committer, commit, applied.extensions)
             tree = treekem.merge_update_path(tree, committer, commit.path)
-        tree = treekem.truncated(tree)
         confirmed = transcript.confirmed_transcript_hash(
             self.interim_transcript_hash, authenticated
         )
@@ -232,12 +233,12 @@ class PublicGroup:
         context = replace(
             self.context,
             epoch=self.epoch + 1,
-            tree_hash=treekem.tree_hash(tree),
+            tree_hash=tree.tree_hash(),
             confirmed_transcript_hash=confirmed,
             extensions=applied.extensions,
         )
         interim = transcript.interim_transcript_hash(confirmed, tag)
-        return PublicGroup(context, tuple(tree), interim)
+        return PublicGroup(context, tuple(tree.to_wire()), interim)
 
     def _resolve(self, commit: Commit, committer: Sender) -> list[ProposalEntry]:
         by_ref = {p.ref: p for p in self.proposals}
@@ -255,7 +256,7 @@ class PublicGroup:
 
     def _check_path_leaf(
         self,
-        tree: Sequence[Node | None],
+        tree: RatchetTree,
         committer: int,
         commit: Commit,
         extensions: Sequence[Extension],
@@ -264,7 +265,7 @@ class PublicGroup:
         leaf = commit.path.leaf_node
         if leaf.leaf_node_source is not LeafNodeSource.COMMIT:
             raise PathLeafSourceError("the path's LeafNode must have source commit (§12.4.2)")
-        old = leaf_at(self.tree, committer)
+        old = self._ratchet_tree().leaf(committer)
         if old is not None and old.encryption_key == leaf.encryption_key:
             raise UnchangedEncryptionKeyError("the committer kept its leaf encryption_key")
         validate_leaf_node(

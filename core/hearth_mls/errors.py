@@ -9,6 +9,7 @@ the caller asked for something impossible (a bug or a wrong argument).
     MLSError
      +-- PeerError                  the input is invalid; state is unchanged
      |    +-- DecodeError           bytes do not parse (RFC 9420 §2.1)
+     |    |    +-- NonZeroPaddingError       PrivateMessageContent padding not all zero (§6.3.1)
      |    +-- InvalidPublicKeyError     a peer's X25519 key is malformed or low-order
      |    +-- DecryptionError           an AEAD ciphertext does not authenticate
      |    |    +-- HPKEDecryptionError          HPKE Open failed (RFC 9180 §5.2)
@@ -32,7 +33,6 @@ the caller asked for something impossible (a bug or a wrong argument).
      |    |    +-- MalformedTreeError            trailing blank or wrong node kind (§12.4.3.3)
      |    |    +-- TreeHashMismatchError         tree hash differs from the GroupContext (§12.4.3.1)
      |    |    +-- ParentHashError               a parent node is not parent-hash valid (§7.9.2)
-     |    |    |    +-- CommitParentHashError    a committer's leaf parent_hash is wrong (§7.9.2)
      |    |    +-- UnmergedLeafError             a bad unmerged_leaves entry (§12.4.3.1)
      |    |    +-- DuplicateParentKeyError       a parent's encryption key appears twice (§12.4.3.1)
      |    +-- LeafNodeError             a LeafNode fails validation (§7.3)
@@ -104,6 +104,14 @@ class DecodeError(PeerError):
         super().__init__(f"{struct}: {reason}")
         self.struct = struct
         self.reason = reason
+
+
+class NonZeroPaddingError(DecodeError):
+    """A decoded PrivateMessageContent's padding holds a non-zero byte (RFC 9420 §6.3.1).
+
+    A decoder-level signal: :mod:`hearth_mls.protection` turns it into
+    :class:`PaddingError` for a received PrivateMessage.
+    """
 
 
 class UsageError(MLSError):
@@ -386,10 +394,6 @@ class RemoveBlankLeafError(ProposalApplicationError):
 
 class UpdateBlankLeafError(ProposalApplicationError):
     """An Update is applied for a blank leaf or one outside the tree (RFC 9420 §12.1.2)."""
-
-
-class CommitParentHashError(ParentHashError):
-    """A committer's new leaf carries a parent_hash its UpdatePath does not give (§7.9.2)."""
 
 
 class UpdatePathShapeError(PeerError):

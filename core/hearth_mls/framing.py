@@ -18,7 +18,7 @@ from enum import IntEnum
 
 from hearth_mls.codec import Reader, Writer, decode_exact
 from hearth_mls.commit import Commit
-from hearth_mls.errors import UsageError
+from hearth_mls.errors import NonZeroPaddingError, UsageError
 from hearth_mls.extensions import MLS10, GroupContext
 from hearth_mls.proposals import Proposal, decode_proposal, encode_proposal
 from hearth_mls.wire import MAC, WireStruct, decode_enum
@@ -314,7 +314,8 @@ class PrivateMessageContent(WireStruct):
 
     The content type is not in these bytes (it is in the PrivateMessage), so
     decode with :meth:`decode_for` / :meth:`from_bytes_for`. Padding must be
-    all zero octets.
+    all zero octets; otherwise decoding raises
+    :class:`~hearth_mls.errors.NonZeroPaddingError` (a DecodeError).
     """
 
     content: Content
@@ -345,7 +346,7 @@ class PrivateMessageContent(WireStruct):
             auth = FramedContentAuthData.decode_for(r, content_type)
             padding = r.raw(r.remaining)
             if padding.count(0) != len(padding):
-                raise r.error("padding is not all zero (RFC 9420 §6.3.1)")
+                raise NonZeroPaddingError(r.struct, "padding is not all zero (RFC 9420 §6.3.1)")
         finally:
             r.struct = outer
         return cls(content, auth, len(padding))

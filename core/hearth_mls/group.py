@@ -40,6 +40,7 @@ from hearth_mls.framing import (
 )
 from hearth_mls.group_commit import (
     CreatedCommit,
+    ProposalSelection,
     cache_proposal,
     create_commit,
     make_group_info,
@@ -57,7 +58,7 @@ from hearth_mls.group_state import (
 )
 from hearth_mls.join import KeyPackageSecrets, create_group, external_join, join_from_welcome
 from hearth_mls.key_package import KeyPackage
-from hearth_mls.leaf_node import LeafNode, LeafNodeSource
+from hearth_mls.leaf_node import LeafNodeSource
 from hearth_mls.mls_message import MLSMessage
 from hearth_mls.proposal_rules import members
 from hearth_mls.proposals import (
@@ -72,7 +73,6 @@ from hearth_mls.proposals import (
 )
 from hearth_mls.protection import Protector, sign_content, verify_content
 from hearth_mls.secret_tree import SecretTree
-from hearth_mls.tree_nodes import Node
 from hearth_mls.welcome_structs import Welcome
 
 #: Epochs (current included) whose receiver secrets are kept for late messages.
@@ -102,18 +102,13 @@ class Received:
     removed: bool = False
 
 
-def members_by_index(tree: Sequence[Node | None]) -> dict[int, LeafNode]:
-    return dict(members(tree))
-
-
 def _new_epoch_keys(state: GroupState) -> EpochKeys:
-    from hearth_mls import treekem
-
+    tree = state.ratchet_tree()
     return EpochKeys(
         context=state.context,
         sender_data_secret=state.secrets.sender_data_secret,
-        secret_tree=SecretTree(state.secrets.encryption_secret, treekem.leaf_count(state.tree)),
-        signature_keys=tuple((i, leaf.signature_key) for i, leaf in members(state.tree)),
+        secret_tree=SecretTree(state.secrets.encryption_secret, tree.n_leaves),
+        signature_keys=tuple((i, leaf.signature_key) for i, leaf in tree.occupied_leaves()),
     )
 
 
@@ -174,14 +169,27 @@ class Group:
         *,
         ratchet_tree: bytes | None = None,
         remove_old: int | None = None,
+        signature_priv: bytes | None = None,
         on_change: Callable[[bytes], None] | None = None,
     ) -> tuple[Group, MLSMessage]:
         """Join by external commit (§12.4.3.2); returns the group and the commit to send.
 
-        ``remove_old`` is the leaf of an old version of ourselves to remove (a rejoin).
+        ``remove_old`` is the leaf of an old version of ourselves to remove (a
+        rejoin, §12.2: the new LeafNode must be acceptable for that participant).
+        ``signature_priv`` is the Ed25519 key to sign with (a fresh one if
+        ``None``); a rejoining member passes its old one so its new leaf keeps the
+        same ``signature_key`` (Hearth's room rule requires that of role holders,
+        protocol.md §12). The group is already in the new epoch; its
+        :meth:`group_info` is the GroupInfo to publish with the commit. Pass no
+        ``on_change`` to adopt it only once the Delivery Service accepted the
+        commit, then call :meth:`set_on_change`.
         """
         created = external_join(
-            group_info, identity, ratchet_tree=ratchet_tree, remove_old=remove_old
+            group_info,
+            identity,
+            ratchet_tree=ratchet_tree,
+            remove_old=remove_old,
+            signature_priv=signature_priv,
         )
         message = MLSMessage(
             PublicMessage(created.authenticated.content, created.authenticated.auth)
@@ -195,6 +203,15 @@ class Group:
 
     def to_bytes(self) -> bytes:
         return state_to_bytes(self._state, self._epochs, self._pending)
+
+    def set_on_change(self, on_change: Callable[[bytes], None] | None) -> None:
+        """Replace the persistence hook; a new hook gets the current state at once.
+
+        For a group created or joined before its owner could store it (e.g. until
+        the Delivery Service accepted the commit that created it, RFC 9420 §12.4).
+        """
+        self._on_change = on_change
+        self._persist()
 
     # --- read-only views --------------------------------------------------------
 
@@ -278,7 +295,7 @@ class Group:
         """Propose a fresh encryption key for our leaf (§12.1.2); another member commits it."""
         self._check("propose")
         state = self._state
-        own = members_by_index(state.tree).get(state.own_leaf)
+        own = state.ratchet_tree().leaf(state.own_leaf)
         assert own is not None
         priv, pub = suite.generate_hpke_key_pair()
         leaf = replace(
@@ -289,8 +306,7 @@ class Group:
             parent_hash=None,
             signature=b"",
         )
-        tbs = leaf.to_be_signed(state.group_id, state.own_leaf)
-        leaf = leaf.with_signature(suite.sign_with_label(state.signature_priv, "LeafNodeTBS", tbs))
+        leaf = leaf.signed(state.signature_priv, state.group_id, state.own_leaf)
         self._state = replace(state, pending_leaf_keys=(*state.pending_leaf_keys, (pub, priv)))
         try:
             return self.propose(Update(leaf))
@@ -317,10 +333,19 @@ class Group:
         force_path: bool = False,
         include_tree_in_welcome: bool = True,
         private: bool = False,
+        include: ProposalSelection | None = None,
     ) -> tuple[MLSMessage, MLSMessage | None, CreatedCommit]:
         """Commit cached plus ``inline`` proposals; the result is *pending* (§12.4.1).
 
         Handshake messages travel as PublicMessage (DESIGN.md) unless ``private``.
+
+        ``include`` chooses which cached proposals go in by reference: ``None``
+        (the default) takes all of them; a predicate on each
+        :class:`~hearth_mls.group_state.CachedProposal` or a collection of
+        ProposalRefs takes a subset (RFC 9420 §12.4: none is mandatory; see
+        :func:`~hearth_mls.group_commit.select_proposals`). The ones left out stay
+        cached for another commit in this epoch, e.g. after
+        :meth:`discard_pending_commit`, and are dropped when the epoch changes.
 
         Returns the commit MLSMessage, the Welcome MLSMessage (if members were
         added) and the full :class:`CreatedCommit`. Call :meth:`merge_pending_commit`
@@ -334,6 +359,7 @@ class Group:
             force_path=force_path,
             include_tree_in_welcome=include_tree_in_welcome,
             wire_format=wire_format,
+            include=include,
         )
         protector = self._protector(self._current(), self._state)
         tag = created.authenticated.auth.confirmation_tag

@@ -10,10 +10,8 @@ Welcome for added members (§12.4.3.1).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
-
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from hearth_mls import suite, transcript, tree_math, treekem
 from hearth_mls.commit import Commit, UpdatePath
@@ -36,7 +34,13 @@ from hearth_mls.extension_payloads import (
     ExternalSender,
     external_senders_from_bytes,
 )
-from hearth_mls.extensions import EXTERNAL_PUB, EXTERNAL_SENDERS, RATCHET_TREE, Extension
+from hearth_mls.extensions import (
+    EXTERNAL_PUB,
+    EXTERNAL_SENDERS,
+    RATCHET_TREE,
+    Extension,
+    GroupContext,
+)
 from hearth_mls.framing import (
     AuthenticatedContent,
     ContentType,
@@ -50,12 +54,11 @@ from hearth_mls.framing import (
 from hearth_mls.group_info import GroupInfo
 from hearth_mls.group_state import CachedProposal, GroupState, Phase
 from hearth_mls.key_schedule import EpochSecrets, external_init_receiver
-from hearth_mls.leaf_node import LeafNodeSource
+from hearth_mls.leaf_node import LeafNode, LeafNodeSource
 from hearth_mls.proposal_rules import (
     Applied,
     ProposalEntry,
     apply_proposals,
-    leaf_at,
     validate_leaf_node,
 )
 from hearth_mls.proposals import (
@@ -67,8 +70,10 @@ from hearth_mls.proposals import (
 )
 from hearth_mls.protection import SignerLookup
 from hearth_mls.psk import psk_secret
-from hearth_mls.tree_nodes import Node, ratchet_tree_to_bytes
-from hearth_mls.welcome_structs import EncryptedGroupSecrets, GroupSecrets, PathSecret, Welcome
+from hearth_mls.ratchet_tree import RatchetTree
+from hearth_mls.tree_nodes import ratchet_tree_to_bytes
+from hearth_mls.welcome import create_welcome
+from hearth_mls.welcome_structs import PathSecret, Welcome
 
 #: How many past resumption PSKs a member keeps (RFC 9420 §8.6 leaves it to the application).
 RESUMPTION_WINDOW = 8
@@ -81,7 +86,7 @@ def signer_of(state: GroupState, sender: Sender) -> bytes:
     """The signature key of ``sender`` in this epoch, or UnknownSenderError (§6)."""
     if sender.sender_type is SenderType.MEMBER:
         assert sender.index is not None
-        leaf = leaf_at(state.tree, sender.index)
+        leaf = state.ratchet_tree().leaf(sender.index)
         if leaf is None:
             raise UnknownSenderError(f"leaf {sender.index} is blank or outside the tree")
         return leaf.signature_key
@@ -194,9 +199,10 @@ def process_commit(
         raise WrongEpochError(f"commit is for epoch {content.epoch}, we are at {state.epoch}")
     sender = content.sender
     external = sender.sender_type is SenderType.NEW_MEMBER_COMMIT
+    old_tree = state.ratchet_tree()
     if sender.sender_type is SenderType.MEMBER:
         assert sender.index is not None
-        if leaf_at(state.tree, sender.index) is None:
+        if old_tree.leaf(sender.index) is None:
             raise NonMemberSenderError(f"commit from blank leaf {sender.index}")
         committer: int | None = sender.index
     elif external:
@@ -213,7 +219,7 @@ def process_commit(
     entries = resolve_proposals(state, commit, sender)
     applied = apply_proposals(
         entries,
-        tree=state.tree,
+        tree=old_tree,
         extensions=state.context.extensions,
         group_id=state.group_id,
         committer=committer,
@@ -229,7 +235,7 @@ def process_commit(
     private_keys = state.private_key_map()
     if state.own_leaf in applied.updated:
         # Someone committed our Update: our leaf now has the key we proposed (§12.1.2).
-        own = leaf_at(tree, state.own_leaf)
+        own = tree.leaf(state.own_leaf)
         pending = dict(state.pending_leaf_keys)
         if own is not None and own.encryption_key in pending:
             private_keys[tree_math.leaf_to_node(state.own_leaf)] = pending[own.encryption_key]
@@ -241,21 +247,21 @@ def process_commit(
         if external:
             for removed in applied.removed:
                 # §12.2: the joiner may only remove an old version of itself.
-                old = leaf_at(state.tree, removed)
+                old = old_tree.leaf(removed)
                 if old is None or old.credential != path.leaf_node.credential:
                     raise InvalidExternalCommitError(
                         "an external commit may only remove the joiner's own old leaf"
                     )
             tree, committer = _place_external_joiner(tree, path)
         assert committer is not None
-        _check_path_leaf(state, tree, committer, path, applied, now)
+        _check_path_leaf(state, old_tree.leaf(committer), tree, committer, path, applied, now)
         tree = treekem.merge_update_path(tree, committer, path)
         if removed_me:
             return _removed(state, applied, committer)
         provisional = replace(
             state.context,
             epoch=new_epoch,
-            tree_hash=treekem.tree_hash(tree),
+            tree_hash=tree.tree_hash(),
             extensions=applied.extensions,
         ).to_bytes()
         _, private_keys, commit_secret = treekem.decrypt_update_path(
@@ -270,12 +276,11 @@ def process_commit(
     assert committer is not None
     if removed_me:
         return _removed(state, applied, committer)
-    tree = treekem.truncated(tree)
     confirmed = transcript.confirmed_transcript_hash(state.interim_transcript_hash, authenticated)
     new_context = replace(
         state.context,
         epoch=new_epoch,
-        tree_hash=treekem.tree_hash(tree),
+        tree_hash=tree.tree_hash(),
         confirmed_transcript_hash=confirmed,
         extensions=applied.extensions,
     )
@@ -288,19 +293,36 @@ def process_commit(
     tag = authenticated.auth.confirmation_tag
     assert tag is not None
     transcript.verify_confirmation_tag(secrets.confirmation_key, confirmed, tag)
-    new_state = replace(
+    new_state = _next_epoch(state, new_context, tree, private_keys, secrets, confirmed, tag)
+    return ProcessedCommit(new_state, applied, committer)
+
+
+def _next_epoch(
+    state: GroupState,
+    context: GroupContext,
+    tree: RatchetTree,
+    private_keys: dict[int, bytes],
+    secrets: EpochSecrets,
+    confirmed_transcript_hash: bytes,
+    confirmation_tag: bytes,
+    own_leaf: int | None = None,
+) -> GroupState:
+    """The state of the epoch a commit starts, for its committer and receivers (§8.2, §12.4)."""
+    return replace(
         state,
-        context=new_context,
-        tree=tuple(tree),
+        context=context,
+        tree=tuple(tree.to_wire()),
+        own_leaf=state.own_leaf if own_leaf is None else own_leaf,
         private_keys=tuple(sorted(private_keys.items())),
         secrets=secrets,
-        interim_transcript_hash=transcript.interim_transcript_hash(confirmed, tag),
+        interim_transcript_hash=transcript.interim_transcript_hash(
+            confirmed_transcript_hash, confirmation_tag
+        ),
         proposals=(),
         phase=Phase.ACTIVE,
         resumption_psks=_next_resumption(state),
         pending_leaf_keys=(),
     )
-    return ProcessedCommit(new_state, applied, committer)
 
 
 def _removed(state: GroupState, applied: Applied, committer: int) -> ProcessedCommit:
@@ -309,18 +331,18 @@ def _removed(state: GroupState, applied: Applied, committer: int) -> ProcessedCo
     return ProcessedCommit(replace(state, proposals=(), phase=Phase.REMOVED), applied, committer)
 
 
-def _place_external_joiner(tree: treekem.Tree, path: UpdatePath) -> tuple[treekem.Tree, int]:
-    """The external committer takes the leftmost blank leaf (§12.4.2)."""
-    from hearth_mls.proposal_rules import add_leaf
-
-    new_tree, index = add_leaf(tree, path.leaf_node)
+def _place_external_joiner(tree: RatchetTree, path: UpdatePath) -> tuple[RatchetTree, int]:
+    """The external committer takes the leftmost blank leaf (§12.4.2), in a copy of ``tree``."""
+    new_tree = tree.copy()
+    index = new_tree.add_leaf(path.leaf_node)
     # add_leaf marked the joiner as unmerged in its parents; the path blanks them anyway.
     return new_tree, index
 
 
 def _check_path_leaf(
     state: GroupState,
-    tree: treekem.Tree,
+    old: LeafNode | None,
+    tree: RatchetTree,
     committer: int,
     path: UpdatePath,
     applied: Applied,
@@ -329,7 +351,6 @@ def _check_path_leaf(
     leaf = path.leaf_node
     if leaf.leaf_node_source is not LeafNodeSource.COMMIT:
         raise PathLeafSourceError("the path's LeafNode must have source commit (§12.4.2)")
-    old = leaf_at(state.tree, committer)
     if old is not None and old.encryption_key == leaf.encryption_key:
         raise UnchangedEncryptionKeyError("the committer kept its leaf encryption_key")
     validate_leaf_node(
@@ -345,6 +366,51 @@ def _check_path_leaf(
 
 
 # --- Creating (§12.4.1) -------------------------------------------------------------
+
+#: Which cached proposals a commit carries: a predicate on each
+#: :class:`~hearth_mls.group_state.CachedProposal`, or a collection of ProposalRefs.
+ProposalSelection = Callable[[CachedProposal], bool] | Collection[bytes]
+
+
+def select_proposals(
+    state: GroupState, include: ProposalSelection | None = None
+) -> list[CachedProposal]:
+    """The cached proposals a new commit carries, in the order they were received.
+
+    RFC 9420 §12.4: the committer SHOULD include every valid proposal of the
+    epoch "according to the rules for their proposal types and according to
+    application policy", and receivers SHOULD NOT enforce that all of them are
+    referenced; no proposal is mandatory. So a committer may leave out the ones
+    application policy forbids it to commit (Hearth: a non-facilitator leaves out
+    the server's Remove proposals, protocol.md §12). A left-out proposal stays
+    cached for another commit of this epoch and is dropped at the next epoch;
+    its sender MAY resend it then (§12.4).
+
+    ``include`` is ``None`` (all of them), a predicate, or a collection of
+    ProposalRefs, each of which must be cached (else :class:`UsageError`).
+    The committer's own Update proposals are never committed (§12.2: the path
+    supersedes them); naming one by its ref is a :class:`UsageError`.
+    """
+    me = Sender.member(state.own_leaf)
+
+    def own_update(p: CachedProposal) -> bool:
+        return isinstance(p.proposal, Update) and p.sender == me
+
+    if include is None:
+        return [p for p in state.proposals if not own_update(p)]
+    if callable(include):
+        return [p for p in state.proposals if not own_update(p) and include(p)]
+    given: object = include  # a caller without type checks may pass one ref
+    if isinstance(given, (bytes, bytearray)):
+        raise UsageError("include takes a collection of ProposalRefs, not a single one")
+    wanted = set(include)
+    known = {p.ref: p for p in state.proposals}
+    for ref in wanted:
+        if ref not in known:
+            raise UsageError(f"no cached proposal with ref {ref.hex()[:16]} in this epoch")
+        if own_update(known[ref]):
+            raise UsageError("a committer cannot commit its own Update proposal (§12.2)")
+    return [p for p in state.proposals if p.ref in wanted]
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,23 +433,25 @@ def create_commit(
     external_pub_in_group_info: bool = True,
     wire_format: WireFormat = WireFormat.PUBLIC_MESSAGE,
     now: int | None = None,
+    include: ProposalSelection | None = None,
 ) -> CreatedCommit:
-    """Commit every cached proposal (by reference) plus ``inline`` ones (§12.4.1)."""
+    """Commit cached proposals (by reference) plus ``inline`` ones (§12.4.1).
+
+    ``include`` chooses the cached proposals (see :func:`select_proposals`);
+    ``None`` commits all of them, as RFC 9420 §12.4 recommends (SHOULD).
+    """
     if state.phase is not Phase.ACTIVE:
         raise UsageError(f"cannot commit in state {state.phase.value}")
     me = Sender.member(state.own_leaf)
-    # Our own Update proposals are superseded by the path (§12.2: never committed).
     items: list[ProposalOrRef] = [
-        ProposalOrRef(reference=p.ref)
-        for p in state.proposals
-        if not (isinstance(p.proposal, Update) and p.sender == me)
+        ProposalOrRef(reference=p.ref) for p in select_proposals(state, include)
     ]
     items += [ProposalOrRef(proposal=p) for p in inline]
     commit = Commit(tuple(items))
     entries = resolve_proposals(state, commit, me)
     applied = apply_proposals(
         entries,
-        tree=state.tree,
+        tree=state.ratchet_tree(),
         extensions=state.context.extensions,
         group_id=state.group_id,
         committer=state.own_leaf,
@@ -396,7 +464,7 @@ def create_commit(
     commit_secret = bytes(suite.NH)
     path_secrets: dict[int, bytes] = {}
     if applied.path_required or force_path:
-        own = leaf_at(tree, state.own_leaf)
+        own = tree.leaf(state.own_leaf)
         assert own is not None
 
         def context_for(tree_hash: bytes) -> bytes:
@@ -418,7 +486,6 @@ def create_commit(
         private_keys = treekem.prune_private_keys(tree, {**private_keys, **result.private_keys})
         commit_secret = result.commit_secret
         path_secrets = result.path_secrets
-    tree = treekem.truncated(tree)
     return _finish_commit(
         state,
         commit,
@@ -443,7 +510,7 @@ def _finish_commit(
     commit: Commit,
     sender: Sender,
     applied: Applied,
-    tree: treekem.Tree,
+    tree: RatchetTree,
     private_keys: dict[int, bytes],
     commit_secret: bytes,
     psks: list[tuple[PreSharedKeyID, bytes]],
@@ -470,7 +537,7 @@ def _finish_commit(
     new_context = replace(
         state.context,
         epoch=state.epoch + 1,
-        tree_hash=treekem.tree_hash(tree),
+        tree_hash=tree.tree_hash(),
         confirmed_transcript_hash=confirmed,
         extensions=applied.extensions,
     )
@@ -479,18 +546,8 @@ def _finish_commit(
     authenticated = AuthenticatedContent(
         wire_format, content, FramedContentAuthData(signature, tag)
     )
-    new_state = replace(
-        state,
-        context=new_context,
-        tree=tuple(tree),
-        own_leaf=own_leaf,
-        private_keys=tuple(sorted(private_keys.items())),
-        secrets=secrets,
-        interim_transcript_hash=transcript.interim_transcript_hash(confirmed, tag),
-        proposals=(),
-        phase=Phase.ACTIVE,
-        resumption_psks=_next_resumption(state),
-        pending_leaf_keys=(),
+    new_state = _next_epoch(
+        state, new_context, tree, private_keys, secrets, confirmed, tag, own_leaf
     )
     group_info = make_group_info(
         new_state,
@@ -519,21 +576,13 @@ def make_group_info(
     """
     extensions: list[Extension] = []
     if include_tree:
-        extensions.append(Extension(RATCHET_TREE, ratchet_tree_to_bytes(list(state.tree))))
+        extensions.append(Extension(RATCHET_TREE, ratchet_tree_to_bytes(state.tree)))
     if external_pub:
         key = state.secrets.external_pub
         pub = key if bare_external_pub else ExternalPub(key).to_bytes()
         extensions.append(Extension(EXTERNAL_PUB, pub))
     info = GroupInfo(state.context, confirmation_tag, state.own_leaf, tuple(extensions))
-    return info.with_signature(
-        suite.sign_with_label(state.signature_priv, "GroupInfoTBS", info.to_be_signed())
-    )
-
-
-def encrypt_group_info(welcome_secret: bytes, group_info: GroupInfo) -> bytes:
-    key = suite.expand_with_label(welcome_secret, "key", b"", suite.NK)
-    nonce = suite.expand_with_label(welcome_secret, "nonce", b"", suite.NN)
-    return AESGCM(key).encrypt(nonce, group_info.to_bytes(), b"")
+    return info.signed(state.signature_priv)
 
 
 def make_welcome(
@@ -544,45 +593,29 @@ def make_welcome(
     psks: list[tuple[PreSharedKeyID, bytes]],
     committer: int,
 ) -> Welcome:
-    """The Welcome for every member the commit added (§12.4.3.1)."""
-    from hearth_mls.key_schedule import welcome_secret
+    """The Welcome for every member the commit added (§12.4.3.1).
 
-    joiner = state.secrets.joiner_secret
-    encrypted_info = encrypt_group_info(welcome_secret(joiner, psk_secret(psks)), group_info)
-    secrets: list[EncryptedGroupSecrets] = []
+    Each joiner gets the path secret of its lowest common ancestor with the
+    committer, if the commit had a path.
+    """
+    new_members = []
     for index, kp in applied.added:
-        secret = treekem.path_secret_for(committer, index, state.tree, path_secrets)
-        group_secrets = GroupSecrets(
-            joiner,
-            PathSecret(secret) if secret is not None else None,
-            tuple(p for p, _ in psks),
-        )
-        kem_output, ct = suite.encrypt_with_label(
-            kp.init_key, "Welcome", encrypted_info, group_secrets.to_bytes()
-        )
-        from hearth_mls.commit import HPKECiphertext
-
-        secrets.append(
-            EncryptedGroupSecrets(
-                suite.make_key_package_ref(kp.to_bytes()), HPKECiphertext(kem_output, ct)
-            )
-        )
-    return Welcome(state.context.cipher_suite, tuple(secrets), encrypted_info)
+        secret = treekem.path_secret_for(committer, index, path_secrets)
+        new_members.append((kp, PathSecret(secret) if secret is not None else None))
+    return create_welcome(group_info, state.secrets.joiner_secret, new_members, psks)
 
 
 def new_psk_nonce() -> bytes:
     return os.urandom(suite.NH)
 
 
-def own_tree_node(state: GroupState) -> Node | None:
-    return treekem.node_at(state.tree, tree_math.leaf_to_node(state.own_leaf))
-
-
 __all__ = [
     "ContentType",
     "CreatedCommit",
     "ProcessedCommit",
+    "ProposalSelection",
     "cache_proposal",
     "create_commit",
     "process_commit",
+    "select_proposals",
 ]

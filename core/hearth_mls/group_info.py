@@ -8,16 +8,18 @@ verification needs the cipher suite and lives in ``suite``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from hearth_mls.codec import Reader, Writer
 from hearth_mls.extensions import Extension, GroupContext, decode_extensions, encode_extensions
-from hearth_mls.wire import MAC, WireStruct
+from hearth_mls.wire import MAC, SignedStruct
 
 
 @dataclass(frozen=True, slots=True)
-class GroupInfo(WireStruct):
+class GroupInfo(SignedStruct):
     """``GroupInfo`` (§12.4.3): context, extensions, confirmation tag, signer and signature."""
+
+    SIGN_LABEL = "GroupInfoTBS"
 
     group_context: GroupContext
     confirmation_tag: MAC
@@ -29,19 +31,6 @@ class GroupInfo(WireStruct):
         self.group_context.encode(w)
         encode_extensions(w, self.extensions)
         w.opaque(self.confirmation_tag).uint32(self.signer)
-
-    def encode(self, w: Writer) -> None:
-        self._encode_content(w)
-        w.opaque(self.signature)
-
-    def to_be_signed(self) -> bytes:
-        """The ``GroupInfoTBS`` encoding: everything but the signature (§12.4.3)."""
-        w = Writer()
-        self._encode_content(w)
-        return w.getvalue()
-
-    def with_signature(self, signature: bytes) -> GroupInfo:
-        return replace(self, signature=signature)
 
     @classmethod
     def _decode_fields(cls, r: Reader) -> GroupInfo:

@@ -8,7 +8,8 @@ leaves the old state untouched.
 
 :func:`state_to_bytes` / :func:`state_from_bytes` give a versioned encoding
 (``FORMAT_VERSION``) with a migration table, so a client can persist the state
-after every change and load it after an upgrade.
+after every change and load it after an upgrade. The receiver secrets of
+each kept epoch are written in :meth:`SecretTree.encode`'s layout.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from hearth_mls import secret_tree as st
 from hearth_mls.codec import Reader, Writer, decode_exact
-from hearth_mls.errors import StateVersionError
+from hearth_mls.errors import MalformedTreeError, StateVersionError
 from hearth_mls.extensions import GroupContext
 from hearth_mls.framing import FramedContent, Sender
 from hearth_mls.key_schedule import EpochSecrets
 from hearth_mls.proposals import Proposal, decode_proposal, encode_proposal
+from hearth_mls.ratchet_tree import RatchetTree
+from hearth_mls.secret_tree import SecretTree
 from hearth_mls.tree_nodes import Node, decode_ratchet_tree, encode_ratchet_tree
 
 #: Version of the serialized state; bump and add a migration when the layout changes.
@@ -54,6 +56,9 @@ class GroupState:
     """One member's state of one group in one epoch (RFC 9420 §8, §12)."""
 
     context: GroupContext
+    #: The ratchet tree of this epoch as the ``ratchet_tree`` extension's node
+    #: list (§12.4.3.3, no trailing blanks); :meth:`ratchet_tree` gives a
+    #: working :class:`RatchetTree` of it.
     tree: tuple[Node | None, ...]
     own_leaf: int
     signature_priv: bytes
@@ -81,6 +86,10 @@ class GroupState:
 
     def private_key_map(self) -> dict[int, bytes]:
         return dict(self.private_keys)
+
+    def ratchet_tree(self) -> RatchetTree:
+        """A fresh :class:`RatchetTree` of :attr:`tree`; changing it leaves this state as is."""
+        return RatchetTree.from_wire(self.tree)
 
 
 # --- Serialization -----------------------------------------------------------------
@@ -124,6 +133,10 @@ def _put_state(w: Writer, s: GroupState) -> None:
 def _get_state(r: Reader) -> GroupState:
     context = GroupContext.decode(r)
     tree = tuple(decode_ratchet_tree(r))
+    try:
+        RatchetTree.from_wire(tree)  # what ratchet_tree() will build must be well formed
+    except MalformedTreeError as exc:
+        raise r.error(f"ratchet tree: {exc}") from None
     own_leaf = r.uint32()
     signature_priv = r.opaque()
     private_keys = tuple(r.vector(lambda r2: (r2.uint32(), r2.opaque())))
@@ -160,51 +173,13 @@ def _get_state(r: Reader) -> GroupState:
     )
 
 
-def put_secret_tree(w: Writer, tree: st.SecretTree) -> None:
-    """The secret tree's remaining node secrets and ratchets (§9.2 deletion kept)."""
-    w.uint32(tree.leaf_count)
-    nodes = sorted(tree._nodes.items())
-    w.vector(nodes, lambda w2, kv: w2.uint32(kv[0]).opaque(kv[1]))
-    ratchets = sorted(tree._ratchets.items(), key=lambda kv: (kv[0][0], kv[0][1].value))
-
-    def put_ratchet(w2: Writer, item: tuple[tuple[int, st.RatchetType], st.HashRatchet]) -> None:
-        (leaf, kind), ratchet = item
-        w2.uint32(leaf).uint8(0 if kind is st.RatchetType.HANDSHAKE else 1)
-        w2.opaque(ratchet._secret).uint32(ratchet.next_generation)
-        skipped = list(ratchet._skipped.items())
-        w2.vector(skipped, lambda w3, g: w3.uint32(g[0]).opaque(g[1][0]).opaque(g[1][1]))
-
-    w.vector(ratchets, put_ratchet)
-
-
-def get_secret_tree(r: Reader) -> st.SecretTree:
-    leaf_count = r.uint32()
-    if leaf_count == 0 or leaf_count & (leaf_count - 1):
-        raise r.error(f"secret tree of {leaf_count} leaves is not a perfect tree")
-    nodes = r.vector(lambda r2: (r2.uint32(), r2.opaque()))
-    tree = st.SecretTree(b"\0" * 32, leaf_count)
-    tree._nodes = dict(nodes)
-
-    def get_ratchet(r2: Reader) -> None:
-        leaf = r2.uint32()
-        kind = st.RatchetType.HANDSHAKE if r2.uint8() == 0 else st.RatchetType.APPLICATION
-        ratchet = st.HashRatchet(r2.opaque())
-        ratchet.next_generation = r2.uint32()
-        for g, key, nonce in r2.vector(lambda r3: (r3.uint32(), r3.opaque(), r3.opaque())):
-            ratchet._skipped[g] = (key, nonce)
-        tree._ratchets[(leaf, kind)] = ratchet
-
-    r.vector(get_ratchet)
-    return tree
-
-
 @dataclass(frozen=True, slots=True)
 class EpochKeys:
     """What decrypts late messages of one (possibly past) epoch (RFC 9420 §14)."""
 
     context: GroupContext
     sender_data_secret: bytes
-    secret_tree: st.SecretTree
+    secret_tree: SecretTree
     #: Signature keys by leaf index in that epoch, to verify late senders.
     signature_keys: tuple[tuple[int, bytes], ...]
 
@@ -216,14 +191,14 @@ class EpochKeys:
 def _put_epoch_keys(w: Writer, k: EpochKeys) -> None:
     k.context.encode(w)
     w.opaque(k.sender_data_secret)
-    put_secret_tree(w, k.secret_tree)
+    k.secret_tree.encode(w)
     w.vector(k.signature_keys, lambda w2, kv: w2.uint32(kv[0]).opaque(kv[1]))
 
 
 def _get_epoch_keys(r: Reader) -> EpochKeys:
     context = GroupContext.decode(r)
     sds = r.opaque()
-    tree = get_secret_tree(r)
+    tree = SecretTree.decode(r)
     keys = tuple(r.vector(lambda r2: (r2.uint32(), r2.opaque())))
     return EpochKeys(context, sds, tree, keys)
 

@@ -192,7 +192,7 @@ class Driver:
         return {
             "commit": commit.to_bytes().hex(),
             "welcome": welcome.to_bytes().hex(),
-            "ratchet_tree": ratchet_tree_to_bytes(list(created.state.tree)).hex(),
+            "ratchet_tree": ratchet_tree_to_bytes(created.state.tree).hex(),
             "epoch": group.epoch,
         }
 
@@ -265,7 +265,7 @@ class Driver:
         answer: Answer = {"commit": commit.to_bytes().hex(), "epoch": group.epoch}
         if welcome is not None:
             answer["welcome"] = welcome.to_bytes().hex()
-            answer["ratchet_tree"] = ratchet_tree_to_bytes(list(created.state.tree)).hex()
+            answer["ratchet_tree"] = ratchet_tree_to_bytes(created.state.tree).hex()
         return answer
 
     def process(self, req: Request) -> Answer:
@@ -304,7 +304,7 @@ class Driver:
         )
         return {
             "group_info": MLSMessage(info).to_bytes().hex(),
-            "ratchet_tree": ratchet_tree_to_bytes(list(group.state.tree)).hex(),
+            "ratchet_tree": ratchet_tree_to_bytes(group.state.tree).hex(),
         }
 
     def external_join(self, req: Request) -> Answer:

@@ -11,17 +11,18 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from hearth_mls import suite, transcript, tree_math, treekem
 from hearth_mls.codec import Reader, Writer, decode_exact
 from hearth_mls.commit import Commit
 from hearth_mls.credential import Credential, CredentialType
 from hearth_mls.errors import (
+    ConfirmationTagError,
     DecodeError,
+    GroupInfoDecryptionError,
     HPKEDecryptionError,
+    MissingPskError,
     SignatureError,
+    UnsupportedError,
     UsageError,
     WelcomeError,
     WelcomeNotForUsError,
@@ -40,13 +41,16 @@ from hearth_mls.group_commit import CreatedCommit, _finish_commit, lookup_psks
 from hearth_mls.group_info import GroupInfo
 from hearth_mls.group_state import GroupState
 from hearth_mls.key_package import KeyPackage
-from hearth_mls.key_schedule import EpochSecrets, external_init_sender, welcome_secret
+from hearth_mls.key_schedule import EpochSecrets, external_init_sender
 from hearth_mls.leaf_node import Capabilities, LeafNode, LeafNodeSource, Lifetime
-from hearth_mls.proposal_rules import ProposalEntry, add_leaf, apply_proposals, leaf_at, members
-from hearth_mls.proposals import ExternalInit, Proposal, ProposalOrRef, Remove
-from hearth_mls.psk import psk_secret
-from hearth_mls.tree_nodes import Node, ratchet_tree_from_bytes
-from hearth_mls.welcome_structs import GroupSecrets, Welcome
+from hearth_mls.proposal_rules import ProposalEntry, apply_proposals, required_capabilities
+from hearth_mls.proposals import ExternalInit, PreSharedKeyID, Proposal, ProposalOrRef, Remove
+from hearth_mls.ratchet_tree import RatchetTree
+from hearth_mls.tree_nodes import ratchet_tree_from_bytes
+from hearth_mls.tree_validation import validate_tree
+from hearth_mls.welcome import check_confirmation, decrypt_welcome, verify_group_info
+from hearth_mls.welcome import create_key_package as create_signed_key_package
+from hearth_mls.welcome_structs import Welcome
 
 #: Length of a bare X25519 public key (RFC 9180 §7.1: Npk = 32).
 X25519_KEY_LENGTH = 32
@@ -95,8 +99,6 @@ def default_capabilities(extensions: Sequence[int] = ()) -> Capabilities:
 
 def capabilities_for(extensions: Sequence[Extension]) -> Capabilities:
     """Default capabilities that also cover a group's extensions and required ones (§7.3)."""
-    from hearth_mls.proposal_rules import required_capabilities
-
     required = required_capabilities(extensions)
     wanted = {e.extension_type for e in extensions if e.extension_type > 5}
     if required is not None:
@@ -115,26 +117,16 @@ def create_key_package(
     """A fresh signed KeyPackage with a basic credential (RFC 9420 §10)."""
     if signature_priv is None:
         signature_priv = suite.generate_signature_key_pair()[0]
-    signature_pub = suite.signature_public_key(signature_priv)
-    init_priv, init_pub = suite.generate_hpke_key_pair()
-    enc_priv, enc_pub = suite.generate_hpke_key_pair()
     t = int(time.time()) if now is None else now
-    leaf = LeafNode(
-        encryption_key=enc_pub,
-        signature_key=signature_pub,
-        credential=Credential(CredentialType.BASIC, identity=identity),
+    bundle = create_signed_key_package(
+        Credential(CredentialType.BASIC, identity=identity),
+        signature_priv,
+        Lifetime(max(0, t - 3600), t + lifetime),
         capabilities=capabilities or default_capabilities(),
-        leaf_node_source=LeafNodeSource.KEY_PACKAGE,
-        lifetime=Lifetime(max(0, t - 3600), t + lifetime),
     )
-    leaf = leaf.with_signature(
-        suite.sign_with_label(signature_priv, "LeafNodeTBS", leaf.to_be_signed())
+    return KeyPackageSecrets(
+        bundle.key_package, bundle.init_private, bundle.encryption_private, signature_priv
     )
-    kp = KeyPackage(CIPHERSUITE_1, init_pub, leaf)
-    kp = kp.with_signature(
-        suite.sign_with_label(signature_priv, "KeyPackageTBS", kp.to_be_signed())
-    )
-    return KeyPackageSecrets(kp, init_priv, enc_priv, signature_priv)
 
 
 def create_group(
@@ -158,21 +150,19 @@ def create_group(
         leaf_node_source=LeafNodeSource.KEY_PACKAGE,
         lifetime=Lifetime(0, (1 << 64) - 1),
     )
-    leaf = leaf.with_signature(
-        suite.sign_with_label(signature_priv, "LeafNodeTBS", leaf.to_be_signed())
-    )
-    tree: list[Node | None] = [Node(leaf=leaf)]
+    leaf = leaf.signed(signature_priv)
+    tree = RatchetTree.with_leaf(leaf)
     context = GroupContext(
         group_id=group_id if group_id is not None else os.urandom(16),
         epoch=0,
-        tree_hash=treekem.tree_hash(tree),
+        tree_hash=tree.tree_hash(),
         confirmed_transcript_hash=b"",
         extensions=tuple(extensions),
     )
     secrets = EpochSecrets.advance(os.urandom(suite.NH), context, os.urandom(suite.NH))
     return GroupState(
         context=context,
-        tree=tuple(tree),
+        tree=tuple(tree.to_wire()),
         own_leaf=0,
         signature_priv=signature_priv,
         private_keys=((0, enc_priv),),
@@ -183,29 +173,41 @@ def create_group(
     )
 
 
-def _tree_from(group_info: GroupInfo, ratchet_tree: bytes | None) -> list[Node | None]:
+def _tree_from(group_info: GroupInfo, ratchet_tree: bytes | None) -> RatchetTree:
     data = ratchet_tree
     for ext in group_info.extensions:
         if ext.extension_type == RATCHET_TREE:
             data = ext.extension_data
     if data is None:
         raise WelcomeError("no ratchet tree: not in the GroupInfo and none given (§12.4.3.3)")
-    return treekem.padded(ratchet_tree_from_bytes(data))
+    nodes = ratchet_tree_from_bytes(data)
+    while nodes and nodes[-1] is None:  # trailing blanks are tolerated, as before
+        nodes.pop()
+    return RatchetTree.from_wire(nodes)
 
 
-def verify_tree(tree: Sequence[Node | None], context: GroupContext) -> None:
+def _signed_tree(group_info: GroupInfo, ratchet_tree: bytes | None) -> RatchetTree:
+    """The group's tree, once the GroupInfo's signer in it has verified its signature (§12.4.3)."""
+    tree = _tree_from(group_info, ratchet_tree)
+    signer = tree.leaf(group_info.signer)
+    if signer is None:
+        raise WelcomeError(f"GroupInfo signer {group_info.signer} is not in the tree")
+    try:
+        verify_group_info(group_info, signer.signature_key)
+    except SignatureError as exc:
+        raise WelcomeError("GroupInfo signature does not verify") from exc
+    return tree
+
+
+def verify_tree(tree: RatchetTree, context: GroupContext) -> None:
     """Every integrity check of RFC 9420 §12.4.3.1 on a received ratchet tree.
 
     Delegates to :func:`hearth_mls.tree_validation.validate_tree` (leaf
     signatures and capabilities, unique keys, unmerged leaves, parent hashes,
     tree hash against the GroupContext).
     """
-    from hearth_mls.proposal_rules import required_capabilities
-    from hearth_mls.ratchet_tree import RatchetTree
-    from hearth_mls.tree_validation import validate_tree
-
     validate_tree(
-        RatchetTree.from_wire(treekem.truncated(tree)),
+        tree,
         context.group_id,
         tree_hash=context.tree_hash,
         required=required_capabilities(context.extensions),
@@ -220,62 +222,44 @@ def join_from_welcome(
     ratchet_tree: bytes | None = None,
     external_psks: Sequence[tuple[bytes, bytes]] = (),
 ) -> GroupState:
-    """Join a group from a Welcome (every step of RFC 9420 §12.4.3.1)."""
-    entry = welcome.secrets_for(kp_secrets.ref)
-    if entry is None:
+    """Join a group from a Welcome (every step of RFC 9420 §12.4.3.1).
+
+    :mod:`hearth_mls.welcome` decrypts the Welcome and checks the GroupInfo;
+    here every way the Welcome cannot be joined is a :class:`WelcomeError`,
+    except a Welcome for another KeyPackage (:class:`WelcomeNotForUsError`)
+    and a PSK this member lacks (:class:`MissingPskError`).
+    """
+    if welcome.secrets_for(kp_secrets.ref) is None:
         raise WelcomeNotForUsError("the Welcome has no secrets for this KeyPackage")
     if welcome.cipher_suite != CIPHERSUITE_1:
         raise WelcomeError(f"Welcome cipher suite {welcome.cipher_suite} is not ours")
-    ct = entry.encrypted_group_secrets
+    psk_map = dict(external_psks)
+
+    def lookup(psk_id: PreSharedKeyID) -> bytes:
+        value = psk_map.get(psk_id.psk_id or b"")
+        if value is None:
+            raise MissingPskError("the Welcome names a PSK this member lacks")
+        return value
+
     try:
-        raw = suite.decrypt_with_label(
-            kp_secrets.init_priv,
-            "Welcome",
-            welcome.encrypted_group_info,
-            ct.kem_output,
-            ct.ciphertext,
+        group_secrets, group_info, psk = decrypt_welcome(
+            welcome, kp_secrets.key_package, kp_secrets.init_priv, lookup
         )
     except HPKEDecryptionError as exc:
         raise WelcomeError("GroupSecrets do not decrypt") from exc
-    group_secrets = GroupSecrets.from_bytes(raw)
-    psk_map = dict(external_psks)
-    psks = []
-    for psk_id in group_secrets.psks:
-        value = psk_map.get(psk_id.psk_id or b"")
-        if value is None:
-            from hearth_mls.errors import MissingPskError
-
-            raise MissingPskError("the Welcome names a PSK this member lacks")
-        psks.append((psk_id, value))
-    psk = psk_secret(psks)
-    wsecret = welcome_secret(group_secrets.joiner_secret, psk)
-    key = suite.expand_with_label(wsecret, "key", b"", suite.NK)
-    nonce = suite.expand_with_label(wsecret, "nonce", b"", suite.NN)
-    try:
-        info_bytes = AESGCM(key).decrypt(nonce, welcome.encrypted_group_info, b"")
-    except InvalidTag:
-        raise WelcomeError("GroupInfo does not decrypt") from None
-    group_info = GroupInfo.from_bytes(info_bytes)
+    except GroupInfoDecryptionError as exc:
+        raise WelcomeError("GroupInfo does not decrypt") from exc
+    except UnsupportedError as exc:
+        raise WelcomeError("GroupInfo names another version or cipher suite") from exc
     ctx = group_info.group_context
-    if ctx.cipher_suite != CIPHERSUITE_1 or ctx.version != MLS10:
-        raise WelcomeError("GroupInfo names another version or cipher suite")
-    tree = _tree_from(group_info, ratchet_tree)
-    signer = leaf_at(tree, group_info.signer)
-    if signer is None:
-        raise WelcomeError(f"GroupInfo signer {group_info.signer} is not in the tree")
-    try:
-        suite.verify_with_label(
-            signer.signature_key, "GroupInfoTBS", group_info.to_be_signed(), group_info.signature
-        )
-    except SignatureError as exc:
-        raise WelcomeError("GroupInfo signature does not verify") from exc
-    if treekem.tree_hash(tree) != ctx.tree_hash:
+    tree = _signed_tree(group_info, ratchet_tree)
+    if tree.tree_hash() != ctx.tree_hash:
         raise WelcomeError("the ratchet tree does not match the GroupInfo's tree_hash")
     verify_tree(tree, ctx)
     own_leaf = next(
         (
             i
-            for i, leaf in members(tree)
+            for i, leaf in tree.occupied_leaves()
             if leaf.encryption_key == kp_secrets.key_package.leaf_node.encryption_key
             and leaf.signature_key == kp_secrets.key_package.leaf_node.signature_key
         ),
@@ -294,16 +278,13 @@ def join_from_welcome(
         if ancestor not in derived:
             raise WelcomeError("the path secret does not derive the common ancestor's key")
         private_keys.update(derived)
-    secrets = EpochSecrets.from_joiner(group_secrets.joiner_secret, ctx, psk)
     try:
-        transcript.verify_confirmation_tag(
-            secrets.confirmation_key, ctx.confirmed_transcript_hash, group_info.confirmation_tag
-        )
-    except Exception as exc:
+        secrets = check_confirmation(group_info, group_secrets.joiner_secret, psk)
+    except ConfirmationTagError as exc:
         raise WelcomeError("GroupInfo confirmation tag does not match") from exc
     return GroupState(
         context=ctx,
-        tree=tuple(treekem.truncated(tree)),
+        tree=tuple(tree.to_wire()),
         own_leaf=own_leaf,
         signature_priv=kp_secrets.signature_priv,
         private_keys=tuple(sorted(private_keys.items())),
@@ -337,16 +318,7 @@ def external_join(
 ) -> CreatedCommit:
     """Join by external commit through a GroupInfo with external_pub (RFC 9420 §12.4.3.2)."""
     ctx = group_info.group_context
-    tree = _tree_from(group_info, ratchet_tree)
-    signer = leaf_at(tree, group_info.signer)
-    if signer is None:
-        raise WelcomeError("GroupInfo signer is not in the tree")
-    try:
-        suite.verify_with_label(
-            signer.signature_key, "GroupInfoTBS", group_info.to_be_signed(), group_info.signature
-        )
-    except SignatureError as exc:
-        raise WelcomeError("GroupInfo signature does not verify") from exc
+    tree = _signed_tree(group_info, ratchet_tree)
     verify_tree(tree, ctx)
     external_pub = next(
         (
@@ -376,7 +348,8 @@ def external_join(
         identity, signature_priv=signature_priv, capabilities=capabilities_for(ctx.extensions)
     )
     template = kp.key_package.leaf_node
-    placed, own_leaf = add_leaf(applied.tree, template)
+    placed = applied.tree.copy()
+    own_leaf = placed.add_leaf(template)
     new_epoch = ctx.epoch + 1
 
     def context_for(tree_hash: bytes) -> bytes:
@@ -392,7 +365,7 @@ def external_join(
     )
     state = GroupState(
         context=ctx,
-        tree=tuple(tree),
+        tree=tuple(tree.to_wire()),
         own_leaf=own_leaf,
         signature_priv=kp.signature_priv,
         private_keys=(),
@@ -405,7 +378,7 @@ def external_join(
         commit,
         sender,
         applied,
-        treekem.truncated(result.tree),
+        result.tree,
         treekem.prune_private_keys(result.tree, result.private_keys),
         result.commit_secret,
         lookup_psks(state, applied.psks),

@@ -9,17 +9,19 @@ KeyPackageRef (§5.2) need the cipher suite and live in ``suite``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from hearth_mls.codec import Reader, Writer
 from hearth_mls.extensions import MLS10, Extension, decode_extensions, encode_extensions
 from hearth_mls.leaf_node import LeafNode
-from hearth_mls.wire import HPKEPublicKey, WireStruct
+from hearth_mls.wire import HPKEPublicKey, SignedStruct
 
 
 @dataclass(frozen=True, slots=True)
-class KeyPackage(WireStruct):
+class KeyPackage(SignedStruct):
     """``KeyPackage`` (§10); ``version`` and ``cipher_suite`` are raw code points."""
+
+    SIGN_LABEL = "KeyPackageTBS"
 
     cipher_suite: int
     init_key: HPKEPublicKey
@@ -32,19 +34,6 @@ class KeyPackage(WireStruct):
         w.uint16(self.version).uint16(self.cipher_suite).opaque(self.init_key)
         self.leaf_node.encode(w)
         encode_extensions(w, self.extensions)
-
-    def encode(self, w: Writer) -> None:
-        self._encode_content(w)
-        w.opaque(self.signature)
-
-    def to_be_signed(self) -> bytes:
-        """The ``KeyPackageTBS`` encoding: everything but the signature (§10)."""
-        w = Writer()
-        self._encode_content(w)
-        return w.getvalue()
-
-    def with_signature(self, signature: bytes) -> KeyPackage:
-        return replace(self, signature=signature)
 
     @classmethod
     def _decode_fields(cls, r: Reader) -> KeyPackage:

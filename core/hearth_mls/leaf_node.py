@@ -12,9 +12,10 @@ points (§13.5) are accepted and carried unchanged.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import IntEnum
 
+from hearth_mls import suite
 from hearth_mls.codec import Reader, Writer
 from hearth_mls.credential import Credential
 from hearth_mls.errors import UsageError
@@ -22,6 +23,7 @@ from hearth_mls.extensions import Extension, decode_extensions, encode_extension
 from hearth_mls.wire import (
     HPKEPublicKey,
     SignaturePublicKey,
+    SignedStruct,
     WireStruct,
     decode_enum,
     get_uint16,
@@ -78,12 +80,14 @@ class Lifetime(WireStruct):
 
 
 @dataclass(frozen=True, slots=True)
-class LeafNode(WireStruct):
+class LeafNode(SignedStruct):
     """A member's leaf in the ratchet tree (§7.2).
 
     ``lifetime`` is set exactly when the source is ``key_package`` and
     ``parent_hash`` exactly when it is ``commit``.
     """
+
+    SIGN_LABEL = "LeafNodeTBS"
 
     encryption_key: HPKEPublicKey
     signature_key: SignaturePublicKey
@@ -113,10 +117,6 @@ class LeafNode(WireStruct):
             w.opaque(self.parent_hash)
         encode_extensions(w, self.extensions)
 
-    def encode(self, w: Writer) -> None:
-        self._encode_content(w)
-        w.opaque(self.signature)
-
     def to_be_signed(self, group_id: bytes | None = None, leaf_index: int | None = None) -> bytes:
         """The ``LeafNodeTBS`` encoding (§7.2).
 
@@ -137,8 +137,15 @@ class LeafNode(WireStruct):
             w.opaque(group_id).uint32(leaf_index)
         return w.getvalue()
 
-    def with_signature(self, signature: bytes) -> LeafNode:
-        return replace(self, signature=signature)
+    def signed(
+        self,
+        signature_priv: suite.SignaturePrivateKey,
+        group_id: bytes | None = None,
+        leaf_index: int | None = None,
+    ) -> LeafNode:
+        """A copy signed over ``LeafNodeTBS`` (§7.2); see :meth:`to_be_signed`."""
+        tbs = self.to_be_signed(group_id, leaf_index)
+        return self.with_signature(suite.sign_with_label(signature_priv, self.SIGN_LABEL, tbs))
 
     @classmethod
     def _decode_fields(cls, r: Reader) -> LeafNode:

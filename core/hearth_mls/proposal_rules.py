@@ -3,8 +3,9 @@
 :func:`validate_key_package` and :func:`validate_leaf_node` implement the
 KeyPackage and LeafNode checks; :func:`apply_proposals` checks a proposal list
 against every rule of §12.2 and applies it in the order of §12.3, returning a
-new tree and extension list (the inputs are never modified). Each broken MUST
-raises its own :class:`~hearth_mls.errors.GroupRuleError` subclass.
+new tree and extension list (the inputs are never modified). The tree edits
+themselves are :class:`~hearth_mls.ratchet_tree.RatchetTree`'s (§12.1.1-§12.1.3).
+Each broken MUST raises its own :class:`~hearth_mls.errors.GroupRuleError` subclass.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from hearth_mls import suite, tree_math, treekem
+from hearth_mls import suite
 from hearth_mls import tree_validation as tv
 from hearth_mls.errors import (
     AddExistingMemberError,
@@ -62,62 +63,12 @@ from hearth_mls.proposals import (
 )
 from hearth_mls.ratchet_tree import RatchetTree
 from hearth_mls.suite import verify_with_label
-from hearth_mls.tree_nodes import Node, ParentNode
-
-# --- Tree edits (RFC 9420 §7.7, §12.1.1-§12.1.3) ------------------------------------
-
-
-def add_leaf(tree: Sequence[Node | None], leaf: LeafNode) -> tuple[treekem.Tree, int]:
-    """Put ``leaf`` in the leftmost blank leaf (extending the tree if none), §7.7.
-
-    The new leaf joins the unmerged leaves of every non-blank parent above it.
-    """
-    out = treekem.padded(tree)
-    n = treekem.leaf_count(out)
-    index = next((i for i in range(n) if out[2 * i] is None), None)
-    if index is None:
-        index = n
-        out = treekem.padded(out, 2 * n)
-        n *= 2
-    x = tree_math.leaf_to_node(index)
-    out[x] = Node(leaf=leaf)
-    if n > 1:
-        for p in tree_math.direct_path(x, n):
-            node = out[p]
-            if node is not None and node.parent is not None:
-                parent = node.parent
-                unmerged = tuple(sorted({*parent.unmerged_leaves, index}))
-                out[p] = Node(
-                    parent=ParentNode(parent.encryption_key, parent.parent_hash, unmerged)
-                )
-    return out, index
-
-
-def update_leaf(tree: Sequence[Node | None], index: int, leaf: LeafNode) -> treekem.Tree:
-    """Replace leaf ``index`` and blank its direct path (§12.1.2)."""
-    out = treekem.blank_direct_path(list(tree), index)
-    out[tree_math.leaf_to_node(index)] = Node(leaf=leaf)
-    return out
-
-
-def remove_leaf(tree: Sequence[Node | None], index: int) -> treekem.Tree:
-    """Blank leaf ``index`` and its direct path, then truncate (§12.1.3, §7.7)."""
-    out = treekem.blank_direct_path(list(tree), index)
-    out[tree_math.leaf_to_node(index)] = None
-    n = treekem.leaf_count(out)
-    while n > 1 and all(out[2 * i] is None for i in range(n // 2, n)):
-        n //= 2
-        out = out[: tree_math.node_width(n)]
-    return out
-
-
-def leaf_at(tree: Sequence[Node | None], index: int) -> LeafNode | None:
-    node = treekem.node_at(tree, tree_math.leaf_to_node(index))
-    return node.leaf if node is not None else None
+from hearth_mls.tree_nodes import Node
 
 
 def members(tree: Sequence[Node | None]) -> list[tuple[int, LeafNode]]:
-    """``(leaf index, LeafNode)`` of every non-blank leaf."""
+    """``(leaf index, LeafNode)`` of every non-blank leaf of a ``ratchet_tree`` node
+    list (§12.4.3.3) such as :attr:`GroupState.tree <hearth_mls.group_state.GroupState.tree>`."""
     return [
         (x // 2, node.leaf)
         for x, node in enumerate(tree)
@@ -142,7 +93,7 @@ def required_capabilities(extensions: Sequence[Extension]) -> RequiredCapabiliti
 def validate_leaf_node(
     leaf: LeafNode,
     *,
-    tree: Sequence[Node | None],
+    tree: RatchetTree,
     group_extensions: Sequence[Extension],
     source: LeafNodeSource,
     group_id: bytes,
@@ -156,11 +107,10 @@ def validate_leaf_node(
     the parent-node half of the key uniqueness rule. ``replacing`` is the leaf
     this node replaces (Update or commit path), whose keys are not duplicates.
     """
-    view = RatchetTree.from_wire(treekem.truncated(tree)) if any(tree) else None
-    if view is not None:
+    if next(tree.occupied_leaves(), None) is not None:
         tv.validate_leaf_node(
             leaf,
-            view,
+            tree,
             group_id,
             leaf_index,
             expected_source=source,
@@ -169,22 +119,15 @@ def validate_leaf_node(
             replaces=replacing,
             now=now,
         )
-    for node in tree:
-        parent = node.parent if node is not None else None
-        if parent is not None and parent.encryption_key == leaf.encryption_key:
+    for _x, parent in tree.parents():
+        if parent.encryption_key == leaf.encryption_key:
             raise DuplicateLeafKeyError("encryption_key already used by a parent node")
-
-
-def next_leaf_index(tree: Sequence[Node | None]) -> int:
-    """Where an Add puts its leaf: the leftmost blank leaf, else a new one (§7.7)."""
-    n = treekem.leaf_count(tree)
-    return next((i for i in range(n) if treekem.node_at(tree, 2 * i) is None), n)
 
 
 def validate_key_package(
     key_package: KeyPackage,
     *,
-    tree: Sequence[Node | None],
+    tree: RatchetTree,
     group_extensions: Sequence[Extension],
     now: int | None = None,
 ) -> None:
@@ -196,7 +139,7 @@ def validate_key_package(
     try:
         verify_with_label(
             key_package.leaf_node.signature_key,
-            "KeyPackageTBS",
+            KeyPackage.SIGN_LABEL,
             key_package.to_be_signed(),
             key_package.signature,
         )
@@ -210,7 +153,7 @@ def validate_key_package(
         group_extensions=group_extensions,
         source=LeafNodeSource.KEY_PACKAGE,
         group_id=b"",
-        leaf_index=next_leaf_index(tree),
+        leaf_index=tree.leftmost_blank_leaf(),
         now=int(time.time()) if now is None else now,
     )
 
@@ -230,7 +173,7 @@ class ProposalEntry:
 class Applied:
     """The result of applying a proposal list (RFC 9420 §12.3)."""
 
-    tree: treekem.Tree
+    tree: RatchetTree
     extensions: tuple[Extension, ...]
     added: list[tuple[int, KeyPackage]] = field(default_factory=list)
     removed: list[int] = field(default_factory=list)
@@ -254,7 +197,7 @@ def _psk_key(psk: PreSharedKeyID) -> tuple[object, ...]:
 def apply_proposals(
     entries: Sequence[ProposalEntry],
     *,
-    tree: Sequence[Node | None],
+    tree: RatchetTree,
     extensions: tuple[Extension, ...],
     group_id: bytes,
     committer: int | None,
@@ -264,6 +207,7 @@ def apply_proposals(
     """Check ``entries`` against RFC 9420 §12.2 and apply them in §12.3's order.
 
     ``committer`` is the committer's leaf index (``None`` for an external commit).
+    ``tree`` is not modified: the result holds a changed copy.
     """
     kinds = [type(e.proposal) for e in entries]
     if external:
@@ -296,7 +240,7 @@ def apply_proposals(
             target = e.proposal.removed
             if target == committer and committer is not None:
                 raise RemoveCommitterError(f"leaf {committer} commits its own removal")
-            if leaf_at(tree, target) is None:
+            if tree.leaf(target) is None:
                 raise RemoveBlankLeafError(f"Remove names blank or absent leaf {target}")
         if target is not None:
             if target in touched:
@@ -320,7 +264,7 @@ def apply_proposals(
         if key in seen:
             raise DuplicateAddError("two Adds carry the same signature key")
         seen.add(key)
-        for index, member in members(tree):
+        for index, member in tree.occupied_leaves():
             if member.signature_key == key and index not in removed:
                 raise AddExistingMemberError(f"Add duplicates member {index}'s signature key")
 
@@ -331,10 +275,10 @@ def apply_proposals(
         if isinstance(e.proposal, GroupContextExtensions):
             new_extensions = tuple(e.proposal.extensions)
             has_gce = True
-    out = Applied(tree=treekem.padded(tree), extensions=new_extensions, has_gce=has_gce)
+    out = Applied(tree=tree.copy(), extensions=new_extensions, has_gce=has_gce)
     if has_gce:
         required = required_capabilities(new_extensions)
-        for index, member in members(tree):
+        for index, member in tree.occupied_leaves():
             if index in removed:
                 continue
             tv.check_required_capabilities(member, required, f"member {index}")
@@ -344,7 +288,7 @@ def apply_proposals(
         if isinstance(e.proposal, Update):
             sender_leaf = e.sender.index
             assert sender_leaf is not None
-            if leaf_at(out.tree, sender_leaf) is None:
+            if out.tree.leaf(sender_leaf) is None:
                 raise NonMemberSenderError(f"Update from blank leaf {sender_leaf}")
             validate_leaf_node(
                 e.proposal.leaf_node,
@@ -356,19 +300,19 @@ def apply_proposals(
                 replacing=sender_leaf,
                 now=now,
             )
-            out.tree = update_leaf(out.tree, sender_leaf, e.proposal.leaf_node)
+            out.tree.update_leaf(sender_leaf, e.proposal.leaf_node)
             out.updated.append(sender_leaf)
     # 3. Removes.
     for e in entries:
         if isinstance(e.proposal, Remove):
-            out.tree = remove_leaf(out.tree, e.proposal.removed)
+            out.tree.remove_leaf(e.proposal.removed)
             out.removed.append(e.proposal.removed)
     # 4. Adds, in order.
     for e in entries:
         if isinstance(e.proposal, Add):
             kp = e.proposal.key_package
             validate_key_package(kp, tree=out.tree, group_extensions=new_extensions, now=now)
-            out.tree, index = add_leaf(out.tree, kp.leaf_node)
+            index = out.tree.add_leaf(kp.leaf_node)
             out.added.append((index, kp))
     # 5. PSKs, 6. ExternalInit.
     out.psks = psk_ids

@@ -27,7 +27,7 @@ from hearth_mls import suite, transcript
 from hearth_mls.errors import (
     ContentDecryptionError,
     ContentTypeError,
-    DecodeError,
+    NonZeroPaddingError,
     PaddingError,
     SenderDataDecryptionError,
     UnknownSenderError,
@@ -273,10 +273,8 @@ class Protector:
             raise ContentDecryptionError("content does not decrypt") from None
         try:
             private_content = PrivateMessageContent.from_bytes_for(plaintext, content_type)
-        except DecodeError as exc:
-            if "padding" in exc.reason:
-                raise PaddingError(exc.reason) from None
-            raise
+        except NonZeroPaddingError as exc:
+            raise PaddingError(exc.reason) from None
 
         sender = Sender.member(leaf)
         content = FramedContent(

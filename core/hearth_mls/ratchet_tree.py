@@ -15,14 +15,13 @@ joiner runs on a received tree are in :mod:`hearth_mls.tree_validation`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 from hearth_mls import suite, tree_math
 from hearth_mls.codec import Writer
-from hearth_mls.commit import UpdatePath
 from hearth_mls.errors import (
-    CommitParentHashError,
     MalformedTreeError,
     RemoveBlankLeafError,
     TreeIndexError,
@@ -204,16 +203,24 @@ class RatchetTree:
     def copath(self, leaf_index: int) -> list[int]:
         return tree_math.copath(2 * leaf_index, self.n_leaves)
 
-    def filtered_direct_path(self, leaf_index: int) -> list[int]:
-        """The direct path minus nodes whose copath child has an empty resolution (§4.1.2)."""
+    def filtered_path(self, leaf_index: int) -> list[tuple[int, int]]:
+        """``(parent, copath child)`` pairs of the filtered direct path (§4.1.2).
+
+        The direct path minus nodes whose copath child has an empty resolution.
+        """
         n = self.n_leaves
-        path = tree_math.direct_path(2 * leaf_index, n)
-        children = [2 * leaf_index, *path][: len(path)]
+        x = 2 * leaf_index
         return [
-            parent
-            for child, parent in zip(children, path, strict=True)
-            if self.resolution(tree_math.sibling(child, n))
+            (parent, child)
+            for parent, child in zip(
+                tree_math.direct_path(x, n), tree_math.copath(x, n), strict=True
+            )
+            if self.resolution(child)
         ]
+
+    def filtered_direct_path(self, leaf_index: int) -> list[int]:
+        """The parents of :meth:`filtered_path` (§4.1.2)."""
+        return [parent for parent, _child in self.filtered_path(leaf_index)]
 
     # -- hashes (§7.8, §7.9) --------------------------------------------------------------
 
@@ -245,9 +252,8 @@ class RatchetTree:
     def _leaf_hash(self, x: int, excluded: frozenset[int]) -> bytes:
         leaf_index = x // 2
         node = None if leaf_index in excluded else self._nodes[x]
-        w = Writer().uint8(NodeType.LEAF).uint32(leaf_index)
-        w.optional(node, lambda w2, n: n.encode(w2))
-        return suite.digest(w.getvalue())
+        assert node is None or isinstance(node, LeafNode)
+        return _leaf_tree_hash(leaf_index, node)
 
     def _parent_hash_input(
         self, x: int, excluded: frozenset[int], left_hash: bytes, right_hash: bytes
@@ -317,15 +323,17 @@ class RatchetTree:
 
     # -- proposals (§12.1.1-§12.1.3) --------------------------------------------------
 
+    def leftmost_blank_leaf(self) -> int:
+        """Where an Add puts its leaf: the leftmost blank leaf, else ``n_leaves`` (§7.7)."""
+        return next((i for i in range(self.n_leaves) if self._nodes[2 * i] is None), self.n_leaves)
+
     def add_leaf(self, leaf: LeafNode) -> int:
         """Place a new member in the leftmost blank leaf, extending if full (§12.1.1).
 
         Returns the new member's leaf index; it becomes unmerged at every
         non-blank parent above it.
         """
-        leaf_index = next(
-            (i for i in range(self.n_leaves) if self._nodes[2 * i] is None), self.n_leaves
-        )
+        leaf_index = self.leftmost_blank_leaf()
         if leaf_index == self.n_leaves:
             self.extend()
         for x in self.direct_path(leaf_index):
@@ -363,41 +371,26 @@ class RatchetTree:
         """
         if self.leaf(leaf_index) is None:
             raise UpdateBlankLeafError(f"leaf {leaf_index} is blank or outside the tree")
-        path = self.filtered_direct_path(leaf_index)
+        path = self.filtered_path(leaf_index)
         if len(public_keys) != len(path):
             raise UpdatePathShapeError(
                 f"{len(public_keys)} path nodes for a filtered direct path of {len(path)}"
             )
         self.blank_direct_path(leaf_index)
-        for x, key in zip(path, public_keys, strict=True):
+        for (x, _child), key in zip(path, public_keys, strict=True):
             self._nodes[x] = ParentNode(key)
-        x = 2 * leaf_index
-        # The copath child of each path node: the child not above the leaf.
-        copath_child = {p: tree_math.right(p) if x < p else tree_math.left(p) for p in path}
-        parent_hash = b""
-        for p in reversed(path):
+        parent_hash = b""  # the root's parent_hash is empty (§7.9)
+        for p, copath_child in reversed(path):
             node = self._nodes[p]
             assert isinstance(node, ParentNode)
             self._nodes[p] = replace(node, parent_hash=parent_hash)
-            parent_hash = self.parent_hash(p, copath_child[p])
+            parent_hash = self.parent_hash(p, copath_child)
         return parent_hash
 
-    def apply_update_path(self, sender: int, update_path: UpdatePath) -> None:
-        """Merge a received UpdatePath's public part into the tree (§7.5, §7.9.2).
 
-        Checks that the new leaf's ``parent_hash`` is the one the path gives;
-        on any error the tree is left as it was. Leaf validation (§7.3) and
-        path secret decryption are the caller's.
-        """
-        before = list(self._nodes)
-        keys = [node.encryption_key for node in update_path.nodes]
-        try:
-            expected = self.merge_path_keys(sender, keys)
-            if update_path.leaf_node.parent_hash != expected:
-                raise CommitParentHashError(
-                    f"leaf {sender}: the new leaf's parent_hash does not match its UpdatePath"
-                )
-        except BaseException:
-            self._nodes = before
-            raise
-        self._nodes[2 * sender] = update_path.leaf_node
+@functools.lru_cache(maxsize=4096)
+def _leaf_tree_hash(leaf_index: int, leaf: LeafNode | None) -> bytes:
+    """``Hash(TreeHashInput)`` of a leaf (§7.8); memoized, as leaves rarely change."""
+    w = Writer().uint8(NodeType.LEAF).uint32(leaf_index)
+    w.optional(leaf, lambda w2, n: n.encode(w2))
+    return suite.digest(w.getvalue())

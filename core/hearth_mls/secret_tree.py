@@ -214,20 +214,48 @@ class SecretTree:
 
     # --- persistence ---------------------------------------------------------
 
-    def to_bytes(self) -> bytes:
-        """The tree's remaining secrets, for a client to persist (deleted keys stay deleted).
+    def encode(self, w: Writer) -> None:
+        """Write the tree's remaining secrets (deleted keys stay deleted).
 
         Layout (presentation language): ``uint32 leaf_count; {uint32 node;
         opaque secret<V>;} nodes<V>; {uint32 leaf; uint8 kind (0 handshake,
         1 application); opaque secret<V>; uint32 next_generation; {uint32
         generation; opaque key<V>; opaque nonce<V>;} skipped<V>;} ratchets<V>``.
         The window sizes are configuration, not state: pass them to
-        :meth:`from_bytes`.
+        :meth:`decode`. :mod:`hearth_mls.group_state` embeds this layout.
         """
-        w = Writer().uint32(self.leaf_count)
+        w.uint32(self.leaf_count)
         w.vector(sorted(self._nodes.items()), _put_node)
         ratchets = sorted(self._ratchets.items(), key=lambda kv: (kv[0][0], _KIND_CODE[kv[0][1]]))
         w.vector(ratchets, _put_ratchet)
+
+    @classmethod
+    def decode(
+        cls,
+        r: Reader,
+        *,
+        max_forward: int = DEFAULT_MAX_FORWARD,
+        max_skipped: int = DEFAULT_MAX_SKIPPED,
+    ) -> SecretTree:
+        """Read a tree written by :meth:`encode`; raises DecodeError on bad bytes."""
+        leaf_count = r.uint32()
+        if leaf_count == 0 or leaf_count & (leaf_count - 1):
+            raise r.error(f"{leaf_count} leaves is not a perfect tree")
+        tree = cls(bytes(suite.NH), leaf_count, max_forward=max_forward, max_skipped=max_skipped)
+        tree._nodes = dict(r.vector(lambda r2: (r2.uint32(), r2.opaque())))
+        width = tree_math.node_width(leaf_count)
+        if any(node >= width for node in tree._nodes):
+            raise r.error("a node index outside the tree")
+        for (leaf, kind), ratchet in r.vector(lambda r2: _get_ratchet(r2, tree)):
+            if leaf >= leaf_count:
+                raise r.error(f"ratchet for leaf {leaf} outside the tree")
+            tree._ratchets[(leaf, kind)] = ratchet
+        return tree
+
+    def to_bytes(self) -> bytes:
+        """:meth:`encode` alone, for a client to persist one tree."""
+        w = Writer()
+        self.encode(w)
         return w.getvalue()
 
     @classmethod
@@ -239,25 +267,11 @@ class SecretTree:
         max_skipped: int = DEFAULT_MAX_SKIPPED,
     ) -> SecretTree:
         """Restore a tree saved by :meth:`to_bytes`; raises DecodeError on bad bytes."""
-
-        def get(r: Reader) -> SecretTree:
-            leaf_count = r.uint32()
-            if leaf_count == 0 or leaf_count & (leaf_count - 1):
-                raise r.error(f"{leaf_count} leaves is not a perfect tree")
-            tree = cls(
-                bytes(suite.NH), leaf_count, max_forward=max_forward, max_skipped=max_skipped
-            )
-            tree._nodes = dict(r.vector(lambda r2: (r2.uint32(), r2.opaque())))
-            width = tree_math.node_width(leaf_count)
-            if any(node >= width for node in tree._nodes):
-                raise r.error("a node index outside the tree")
-            for (leaf, kind), ratchet in r.vector(lambda r2: _get_ratchet(r2, tree)):
-                if leaf >= leaf_count:
-                    raise r.error(f"ratchet for leaf {leaf} outside the tree")
-                tree._ratchets[(leaf, kind)] = ratchet
-            return tree
-
-        return decode_exact(data, "SecretTree", get)
+        return decode_exact(
+            data,
+            "SecretTree",
+            lambda r: cls.decode(r, max_forward=max_forward, max_skipped=max_skipped),
+        )
 
 
 _KIND_CODE = {RatchetType.HANDSHAKE: 0, RatchetType.APPLICATION: 1}

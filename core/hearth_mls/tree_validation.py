@@ -44,7 +44,7 @@ DEFAULT_EXTENSION_TYPES = frozenset(range(1, 6))
 #: Proposal types every client implements (§7.2).
 DEFAULT_PROPOSAL_TYPES = frozenset(range(1, 8))
 
-LEAF_NODE_LABEL = "LeafNodeTBS"
+LEAF_NODE_LABEL = LeafNode.SIGN_LABEL
 
 
 def verify_leaf_signature(leaf: LeafNode, group_id: bytes, leaf_index: int) -> None:

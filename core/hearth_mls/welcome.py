@@ -36,9 +36,6 @@ from hearth_mls.welcome_structs import EncryptedGroupSecrets, GroupSecrets, Path
 #: Finds the secret of a PSK named in a Welcome; raises if it is not known (§8.4).
 PSKLookup = Callable[[PreSharedKeyID], bytes]
 
-_KEY_PACKAGE_LABEL = "KeyPackageTBS"
-_LEAF_NODE_LABEL = "LeafNodeTBS"
-_GROUP_INFO_LABEL = "GroupInfoTBS"
 _WELCOME_LABEL = "Welcome"
 
 #: What a Hearth client supports (§7.2): mls10, ciphersuite 1, basic credentials.
@@ -88,13 +85,8 @@ def create_key_package(
         extensions=leaf_extensions,
         lifetime=lifetime,
     )
-    leaf = leaf.with_signature(
-        suite.sign_with_label(signature_private, _LEAF_NODE_LABEL, leaf.to_be_signed())
-    )
-    unsigned = KeyPackage(CIPHERSUITE_1, init_key, leaf, extensions)
-    signed = unsigned.with_signature(
-        suite.sign_with_label(signature_private, _KEY_PACKAGE_LABEL, unsigned.to_be_signed())
-    )
+    leaf = leaf.signed(signature_private)
+    signed = KeyPackage(CIPHERSUITE_1, init_key, leaf, extensions).signed(signature_private)
     return KeyPackageBundle(signed, init_private, encryption_private)
 
 
@@ -120,10 +112,10 @@ def verify_key_package(key_package: KeyPackage, now: int | None = None) -> None:
     if now is not None and not leaf.lifetime.not_before <= now <= leaf.lifetime.not_after:
         raise InvalidKeyPackageError("the KeyPackage is outside its lifetime")
     suite.verify_with_label(
-        leaf.signature_key, _KEY_PACKAGE_LABEL, key_package.to_be_signed(), key_package.signature
+        leaf.signature_key, KeyPackage.SIGN_LABEL, key_package.to_be_signed(), key_package.signature
     )
     suite.verify_with_label(
-        leaf.signature_key, _LEAF_NODE_LABEL, leaf.to_be_signed(), leaf.signature
+        leaf.signature_key, LeafNode.SIGN_LABEL, leaf.to_be_signed(), leaf.signature
     )
 
 
@@ -134,15 +126,13 @@ def sign_group_info(
     group_info: GroupInfo, signature_private: suite.SignaturePrivateKey
 ) -> GroupInfo:
     """Sign GroupInfoTBS with SignWithLabel (§12.4.3)."""
-    return group_info.with_signature(
-        suite.sign_with_label(signature_private, _GROUP_INFO_LABEL, group_info.to_be_signed())
-    )
+    return group_info.signed(signature_private)
 
 
 def verify_group_info(group_info: GroupInfo, signer_public: bytes) -> None:
     """Verify a GroupInfo's signature by the member at ``group_info.signer`` (§12.4.3)."""
     suite.verify_with_label(
-        signer_public, _GROUP_INFO_LABEL, group_info.to_be_signed(), group_info.signature
+        signer_public, GroupInfo.SIGN_LABEL, group_info.to_be_signed(), group_info.signature
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from hearth_mls import suite, treekem
+from hearth_mls import suite
 from hearth_mls.commit import Commit, UpdatePath
 from hearth_mls.framing import FramedContent, Sender
 from hearth_mls.group import Group
@@ -55,7 +55,7 @@ def forge(
     state = committer.state
     protector = Protector(
         state.context,
-        SecretTree(state.secrets.encryption_secret, treekem.leaf_count(state.tree)),
+        SecretTree(state.secrets.encryption_secret, state.ratchet_tree().n_leaves),
         state.secrets.sender_data_secret,
         state.secrets.membership_key,
     )

@@ -6,7 +6,7 @@ import pytest
 
 from hearth_mls.codec import Reader
 from hearth_mls.commit import Commit
-from hearth_mls.errors import DecodeError, UsageError
+from hearth_mls.errors import DecodeError, NonZeroPaddingError, UsageError
 from hearth_mls.framing import (
     AuthenticatedContent,
     AuthenticatedContentTBM,
@@ -148,6 +148,14 @@ def test_private_message_content_nonzero_padding_rejected() -> None:
     with pytest.raises(DecodeError, match="padding is not all zero") as info:
         PrivateMessageContent.from_bytes_for(data, ContentType.APPLICATION)
     assert info.value.struct == "PrivateMessageContent"
+    assert isinstance(info.value, NonZeroPaddingError)
+
+
+def test_private_message_content_other_decode_errors_are_not_padding() -> None:
+    data = PrivateMessageContent(b"hi", SIG).to_bytes()[:-1]
+    with pytest.raises(DecodeError) as info:
+        PrivateMessageContent.from_bytes_for(data, ContentType.APPLICATION)
+    assert not isinstance(info.value, NonZeroPaddingError)
 
 
 def test_context_dependent_structs_refuse_plain_decode() -> None:

@@ -390,32 +390,32 @@ def test_path_secret_does_not_derive_the_path_keys() -> None:
         return replace(state.context, epoch=state.epoch + 1, tree_hash=tree_hash).to_bytes()
 
     path, result = treekem.create_update_path(
-        state.tree, 0, own.leaf, state.signature_priv, state.group_id, context_for
+        state.ratchet_tree(), 0, own.leaf, state.signature_priv, state.group_id, context_for
     )
     # A dishonest committer swaps the root's key and re-does everything else
     # consistently (parent hashes, leaf signature, encryption under the matching
     # context): only the derived-key check can catch it.
-    base = treekem.blank_direct_path(list(state.tree), 0)
-    pairs = treekem.filtered_direct_path(base, 0)
+    base = state.ratchet_tree()
+    pairs = base.filtered_path(0)
     keys = [n.encryption_key for n in path.nodes]
     keys[-1] = suite.generate_hpke_key_pair()[1]
-    _, leaf_hash = treekem.set_path_parent_hashes(base, pairs, keys)
+    leaf_hash = base.merge_path_keys(0, keys)
     leaf = resign_leaf(
         replace(path.leaf_node, parent_hash=leaf_hash), state.signature_priv, state.group_id, 0
     )
     draft = UpdatePath(
         leaf, tuple(replace(n, encryption_key=k) for n, k in zip(path.nodes, keys, strict=True))
     )
-    merged = treekem.merge_update_path(state.tree, 0, draft)
-    context = context_for(treekem.tree_hash(merged))
+    merged = treekem.merge_update_path(state.ratchet_tree(), 0, draft)
+    context = context_for(merged.tree_hash())
     nodes = []
     for (p, c), node in zip(pairs, draft.nodes, strict=True):
         cts = []
-        for r in treekem.resolution(merged, c):
-            target = merged[r]
+        for r in merged.resolution(c):
+            target = merged.node(r)
             assert target is not None
             kem, ct = suite.encrypt_with_label(
-                treekem.encryption_key(target),
+                target.encryption_key,
                 "UpdatePathNode",
                 context,
                 result.path_secrets[p],
@@ -457,7 +457,6 @@ def test_a_broken_commit_cannot_remove_us() -> None:
 
 
 def test_proposal_from_a_non_member() -> None:
-    from hearth_mls import treekem as tk
     from hearth_mls.framing import FramedContent
     from hearth_mls.protection import Protector
     from hearth_mls.secret_tree import SecretTree
@@ -466,7 +465,7 @@ def test_proposal_from_a_non_member() -> None:
     s = t.alice.state
     protector = Protector(
         s.context,
-        SecretTree(s.secrets.encryption_secret, tk.leaf_count(s.tree)),
+        SecretTree(s.secrets.encryption_secret, s.ratchet_tree().n_leaves),
         s.secrets.sender_data_secret,
         s.secrets.membership_key,
     )

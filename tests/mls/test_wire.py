@@ -38,3 +38,25 @@ def test_truncation_is_a_decode_error() -> None:
     data = Credential.basic(b"bob").to_bytes()
     with pytest.raises(DecodeError, match="needs"):
         Credential.from_bytes(data[:-1])
+
+
+def test_signed_structs_sign_their_tbs_with_their_own_label() -> None:
+    """SignedStruct.signed is SignWithLabel over to_be_signed() (RFC 9420 §5.1.2)."""
+    from dataclasses import replace
+
+    from hearth_mls import suite
+    from hearth_mls.errors import SignatureError
+    from hearth_mls.group_info import GroupInfo
+
+    priv, pub = suite.generate_signature_key_pair()
+    kp = replace(samples.key_package(), signature=b"").signed(priv)
+    suite.verify_with_label(pub, "KeyPackageTBS", kp.to_be_signed(), kp.signature)
+    info = GroupInfo(samples.group_context(), b"tag", 0).signed(priv)
+    suite.verify_with_label(pub, "GroupInfoTBS", info.to_be_signed(), info.signature)
+    assert GroupInfo.from_bytes(info.to_bytes()) == info
+    update = samples.leaf(LeafNodeSource.UPDATE).signed(priv, b"group", 3)
+    suite.verify_with_label(pub, "LeafNodeTBS", update.to_be_signed(b"group", 3), update.signature)
+    with pytest.raises(SignatureError):
+        suite.verify_with_label(
+            pub, "LeafNodeTBS", update.to_be_signed(b"group", 4), update.signature
+        )

@@ -12,8 +12,8 @@ from typing import Any
 from hearth_mls import tree_math, treekem
 from hearth_mls.commit import UpdatePath
 from hearth_mls.extensions import GroupContext
+from hearth_mls.ratchet_tree import RatchetTree
 from hearth_mls.suite import derive_hpke_key_pair, derive_secret, hpke_public_key
-from hearth_mls.tree_nodes import ratchet_tree_from_bytes
 
 
 def _context(entry: dict[str, Any]) -> treekem.ContextFor:
@@ -30,7 +30,7 @@ def _context(entry: dict[str, Any]) -> treekem.ContextFor:
 
 
 def check(entry: dict[str, Any]) -> None:
-    tree = treekem.padded(ratchet_tree_from_bytes(bytes.fromhex(entry["ratchet_tree"])))
+    tree = RatchetTree.from_bytes(bytes.fromhex(entry["ratchet_tree"]))
     context_for = _context(entry)
     privates: dict[int, treekem.PrivateKeys] = {}
     signature_privs: dict[int, bytes] = {}
@@ -41,9 +41,9 @@ def check(entry: dict[str, Any]) -> None:
             secret = bytes.fromhex(ps["path_secret"])
             keys[ps["node"]] = derive_hpke_key_pair(derive_secret(secret, "node"))[0]
         for x, priv in keys.items():
-            node = tree[x]
+            node = tree.node(x)
             assert node is not None, f"private key for blank node {x}"
-            assert treekem.encryption_key(node) == hpke_public_key(priv), f"node {x} key"
+            assert node.encryption_key == hpke_public_key(priv), f"node {x} key"
         privates[index] = keys
         signature_privs[index] = bytes.fromhex(leaf["signature_priv"])
 
@@ -51,7 +51,7 @@ def check(entry: dict[str, Any]) -> None:
         sender = up["sender"]
         path = UpdatePath.from_bytes(bytes.fromhex(up["update_path"]))
         merged = treekem.merge_update_path(tree, sender, path)
-        context = context_for(treekem.tree_hash(merged))
+        context = context_for(merged.tree_hash())
         expected_commit = bytes.fromhex(up["commit_secret"])
         for j, keys in privates.items():
             if j == sender:
@@ -61,23 +61,22 @@ def check(entry: dict[str, Any]) -> None:
             )
             assert secret.hex() == up["path_secrets"][j], f"path secret for leaf {j}"
             assert commit_secret == expected_commit, f"commit secret at leaf {j}"
-        assert treekem.tree_hash(merged).hex() == up["tree_hash_after"], "tree_hash_after"
+        assert merged.tree_hash().hex() == up["tree_hash_after"], "tree_hash_after"
 
         # A fresh UpdatePath from the same sender must decrypt for everyone.
-        node = tree[tree_math.leaf_to_node(sender)]
-        assert node is not None
-        assert node.leaf is not None
+        leaf_node = tree.leaf(sender)
+        assert leaf_node is not None
         new_path, result = treekem.create_update_path(
             tree,
             sender,
-            node.leaf,
+            leaf_node,
             signature_privs[sender],
             bytes.fromhex(entry["group_id"]),
             context_for,
         )
         merged2 = treekem.merge_update_path(tree, sender, new_path)
-        assert treekem.tree_hash(merged2) == treekem.tree_hash(result.tree)
-        context2 = context_for(treekem.tree_hash(merged2))
+        assert merged2.tree_hash() == result.tree.tree_hash()
+        context2 = context_for(merged2.tree_hash())
         for j, keys in privates.items():
             if j == sender:
                 continue
