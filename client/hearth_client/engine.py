@@ -554,7 +554,7 @@ class Engine:
         membership = self._keystore.bind_room(membership.membership_id, created.room)
         session = RoomSession(self._keystore, membership, SessionBlob(room_state=state))
         session.pseudonyms[identity.hex()] = pseudonym
-        session.attach(Group.from_bytes(group.to_bytes(), on_change=session._group_changed))
+        session.attach(group)
         self._add_session(session)
         self._emit(ev.RoomJoined(session.room, session.epoch))
         self._emit(ev.RoomStateChanged(session.room, name, topic, guidelines))

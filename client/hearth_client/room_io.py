@@ -45,11 +45,9 @@ from hearth_core.frames import (
     UploadKeyPackages,
 )
 from hearth_core.room_roles import Role, replace_roles
-from hearth_mls.framing import PublicMessage, SenderType
 from hearth_mls.group import Group
 from hearth_mls.group_info import GroupInfo
 from hearth_mls.group_state import Phase
-from hearth_mls.join import external_join
 from hearth_mls.mls_message import MLSMessage
 from hearth_mls.proposal_rules import members as tree_members
 from hearth_mls.proposals import GroupContextExtensions, Proposal, Remove
@@ -180,7 +178,7 @@ class RoomIO:
             if session.leaf_of(intent.member) is not None:
                 return None
             return [add_proposal(intent.key_package)]
-        return [] if group.state.proposals else None
+        return [] if any(map(session.includable, group.state.proposals)) else None
 
     async def commit(
         self, session: RoomSession, intent: Intent, *, retry: bool = False
@@ -194,10 +192,6 @@ class RoomIO:
             if retry and session.intent != intent:
                 return None
             for _attempt in range(MAX_COMMIT_ATTEMPTS):
-                if not session.is_facilitator and self.server_proposal_pending(session):
-                    # A member cannot commit the server's proposals and may not leave
-                    # them out here (protocol.md §12.7): a facilitator commits first.
-                    raise ClientUsageError("a removal by the server is pending; try again later")
                 proposals = self.proposals_for(session, intent)
                 if proposals is None:
                     session.intent = None
@@ -229,18 +223,11 @@ class RoomIO:
                 return accepted.seq
             raise RoomProtocolError("gave up after losing the epoch race repeatedly")
 
-    @staticmethod
-    def server_proposal_pending(session: RoomSession) -> bool:
-        group = session.group
-        if group is None:
-            return False
-        return any(c.sender.sender_type is SenderType.EXTERNAL for c in group.state.proposals)
-
     def lowest_committer(self, session: RoomSession) -> bool:
         assert session.group is not None
         state = session.group.state
         leaving = set()
-        for cached in state.proposals:
+        for cached in filter(session.includable, state.proposals):
             proposal = cached.proposal
             if not isinstance(proposal, Remove) or cached.sender.index != proposal.removed:
                 return False  # not only self-removals: a facilitator's job
@@ -303,15 +290,12 @@ class RoomIO:
                 old = [
                     i for i, leaf in tree_members(tree) if leaf.credential.identity == session.me
                 ]
-                created = external_join(
+                group, commit = Group.join_external(
                     body,
                     session.me,
                     ratchet_tree=answer.ratchet_tree,
                     signature_priv=session.membership.signature_key,
                     remove_old=old[0] if old else None,
-                )
-                commit = MLSMessage(
-                    PublicMessage(created.authenticated.content, created.authenticated.auth)
                 )
                 try:
                     accepted = await self.conn.request(
@@ -319,7 +303,7 @@ class RoomIO:
                             room=session.room,
                             id="x-" + secrets.token_hex(8),
                             commit=commit.to_bytes(),
-                            group_info=MLSMessage(created.group_info).to_bytes(),
+                            group_info=MLSMessage(group.group_info()).to_bytes(),
                         )
                     )
                 except ServerRefusedError as exc:
@@ -329,8 +313,7 @@ class RoomIO:
                 assert isinstance(accepted, CommitAccepted)
                 session.last_seq = accepted.seq
                 session.own_sent.clear()
-                group = Group(created.state)
-                session.attach(Group.from_bytes(group.to_bytes(), on_change=session._group_changed))
+                session.attach(group)
                 break
             else:
                 raise RoomProtocolError("could not join: every attempt lost its epoch")

@@ -46,7 +46,7 @@ from hearth_mls.errors import MLSError
 from hearth_mls.extension_payloads import ExternalSender
 from hearth_mls.framing import PublicMessage, SenderType
 from hearth_mls.group import Group
-from hearth_mls.group_state import Phase
+from hearth_mls.group_state import CachedProposal, Phase
 from hearth_mls.join import create_key_package
 from hearth_mls.mls_message import MLSMessage
 from hearth_mls.proposal_rules import members as tree_members
@@ -170,8 +170,9 @@ class RoomSession:
         )
 
     def attach(self, group: Group) -> None:
-        """Adopt a group just created or joined (its on_change must be ours)."""
+        """Adopt a group just created or joined; from now on it is saved on every change."""
         self.group = group
+        group.set_on_change(self._group_changed)
         self.status = "member"
         self.needs_rejoin = False
         self.rosters.clear()
@@ -179,6 +180,11 @@ class RoomSession:
         self.save()
 
     # --- views -------------------------------------------------------------------------
+
+    def includable(self, cached: CachedProposal) -> bool:
+        """Whether our commit may carry this proposal: a member leaves out the server's
+        (only a facilitator may commit them, protocol.md §12.7, §12.8)."""
+        return self.is_facilitator or cached.sender.sender_type is not SenderType.EXTERNAL
 
     def is_synced(self) -> bool:
         """Whether the room's history up to the server's head is processed (§4.6)."""
@@ -297,7 +303,7 @@ class RoomSession:
                 except MLSError:
                     return False
                 self.last_seq = seq
-                self.attach(Group.from_bytes(group.to_bytes(), on_change=self._group_changed))
+                self.attach(group)
                 for ref in mine:
                     self.keystore.discard_key_package(ref)
                 return True
@@ -320,7 +326,11 @@ class RoomSession:
         self.intent = intent
         self.pending = None
         force_path = intent is not None and intent.kind == "update"
-        commit, welcome, created = self.group.commit(list(proposals), force_path=force_path)
+        commit, welcome, created = self.group.commit(
+            list(proposals),
+            force_path=force_path,
+            include=None if self.is_facilitator else self.includable,
+        )
         self.pending = PendingFrame(
             id="c-" + secrets.token_hex(8),
             commit=commit.to_bytes(),
