@@ -119,6 +119,8 @@ class RoomSession:
         self.status: Status = blob.status
         self.room_state = blob.room_state
         self.pseudonyms: dict[str, str] = dict(blob.pseudonyms)
+        # Our own, even when the group state was lost (the keystore keeps it).
+        self.pseudonyms.setdefault(membership.auth_identity.hex(), membership.pseudonym)
         self.intent = blob.intent
         self.pending = blob.pending
         self.invite = blob.invite
