@@ -125,6 +125,7 @@ class RoomSession:
         self.pending = blob.pending
         self.invite = blob.invite
         self.group: Group | None = None
+        self._written = b""
         self.rosters: dict[int, Roster] = {}
         self.online: set[bytes] = set()
         self.typing: set[bytes] = set()
@@ -161,15 +162,17 @@ class RoomSession:
             invite=self.invite if self.group is None else None,
         )
 
+    def _write(self, blob: SessionBlob) -> None:
+        data = msgspec.msgpack.encode(blob)
+        if data != self._written:  # one sealed write per change, none when nothing changed
+            self.keystore.save_group(self.membership.membership_id, data)
+            self._written = data
+
     def _group_changed(self, group_bytes: bytes) -> None:
-        self.keystore.save_group(
-            self.membership.membership_id, msgspec.msgpack.encode(self._blob(group_bytes))
-        )
+        self._write(self._blob(group_bytes))
 
     def save(self) -> None:
-        self.keystore.save_group(
-            self.membership.membership_id, msgspec.msgpack.encode(self._blob())
-        )
+        self._write(self._blob())
 
     def attach(self, group: Group) -> None:
         """Adopt a group just created or joined; from now on it is saved on every change."""
