@@ -482,6 +482,8 @@ class RoomSession:
             if frame.sender == self.me and not was_pending:
                 # Our own commit, whose pending state we no longer hold: rejoin.
                 self.needs_rejoin = True
+            elif frame.sender == self.me and group.phase is Phase.PENDING_COMMIT:
+                self.abandon_commit()  # our own commit breaks the rule: never apply it
             return [
                 ev.EngineErrorEvent(
                     "commit_refused", f"{type(exc).__name__}: {exc}", self.room, frame.seq
