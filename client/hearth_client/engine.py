@@ -439,7 +439,7 @@ class Engine:
         self._io.notify(session.room)
         if session.needs_rejoin and not self._io.committing(session.room):
             session.needs_rejoin = False
-            self._spawn(session.room, self._rejoin, session)
+            self._spawn(session.room, self._rejoin, session, True)
             return
         if not session.synced:
             return  # act on the room only once its history is processed
@@ -612,9 +612,14 @@ class Engine:
         await self._rejoin(session)
         return self.room(session.room)
 
-    async def _rejoin(self, session: RoomSession) -> None:
-        """Join or rejoin by external commit, then read the room from there (§12.3)."""
-        await self._io.external_join(session)
+    async def _rejoin(self, session: RoomSession, replace: bool = False) -> None:
+        """Join or rejoin by external commit, then read the room from there (§12.3).
+
+        ``replace``: our group exists but is behind; otherwise a join already done
+        by another task (a reconnect during ``join``) is not done twice.
+        """
+        if not await self._io.external_join(session, replace=replace):
+            return
         self._emit(ev.RoomJoined(session.room, session.epoch))
         session.followups.add("announce")
         await self._subscribe(session)

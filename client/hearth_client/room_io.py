@@ -271,15 +271,16 @@ class RoomIO:
         if session.intent is not None:
             await self.commit(session, session.intent, retry=True)
 
-    async def external_join(self, session: RoomSession) -> None:
+    async def external_join(self, session: RoomSession, *, replace: bool = False) -> bool:
         """Join (or rejoin, replacing our old leaf) by external commit (RFC 9420 §12.4.3.2).
 
         Fetches the GroupInfo (protocol.md §12.5), commits, and on ``stale_epoch``
         fetches again; the group is adopted only once the server accepted the commit.
+        False when there was nothing to do (joined meanwhile, and not ``replace``).
         """
-        if session.group is not None or session.status == "member":
-            self.stats["rejoins"] += 1
         async with self.locks[session.room]:
+            if session.group is not None and not replace:
+                return False  # joined meanwhile (another task did it)
             for _attempt in range(MAX_COMMIT_ATTEMPTS):
                 answer = await self.conn.request(GetGroupInfo(room=session.room))
                 assert isinstance(answer, GroupInfoFrame)
@@ -314,9 +315,10 @@ class RoomIO:
                 session.last_seq = accepted.seq
                 session.own_sent.clear()
                 session.attach(group)
-                break
-            else:
-                raise RoomProtocolError("could not join: every attempt lost its epoch")
+                if old:
+                    self.stats["rejoins"] += 1  # we replaced our own old leaf
+                return True
+            raise RoomProtocolError("could not join: every attempt lost its epoch")
 
 
 __all__ = ["MAX_COMMIT_ATTEMPTS", "RoomIO"]
