@@ -60,6 +60,7 @@ API (the contract for the TUI and CLI)::
     await engine.admit(room: str, member: str) -> None          # waiting -> member (Welcome)
     await engine.ban(room: str, member: str) -> None            # server proposes the Remove
                                                                 # and bans; a facilitator commits
+    await engine.set_role(room: str, member: str, role: Role) -> None   # room_roles commit
     await engine.update_keys(room: str) -> None                 # fresh leaf keys (any member)
 
     # queries (no I/O, from local state)
@@ -97,7 +98,7 @@ the room's name, topic and guidelines travel only inside the group, encrypted
 (the server is told the pseudonym "member").
 
 Events (:mod:`hearth_client.events`): ConnectionChanged, MessageReceived,
-MemberJoined, MemberLeft, MemberWaiting, PseudonymChanged, RoomJoined, RoomLeft,
+MemberJoined, MemberLeft, MemberWaiting, PseudonymChanged, RoleChanged, RoomJoined, RoomLeft,
 RoomStateChanged, EpochChanged, TypingChanged, PresenceChanged, Synced,
 EngineErrorEvent.
 
@@ -162,8 +163,6 @@ from hearth_core.frames import (
     KeyPackageStock,
     Leave,
     MemberChange,
-    MemberList,
-    Members,
     MemberTyping,
     MemberUpdate,
     Message,
@@ -176,10 +175,10 @@ from hearth_core.frames import (
     Subscribed,
     Synced,
     Typing,
-    UploadKeyPackages,
     WelcomeFrame,
 )
 from hearth_core.frames import Error as ErrorFrame
+from hearth_core.room_roles import Role
 from hearth_core.room_state import Chat, Envelope, Me, RoomState, encode_envelope
 from hearth_mls.group import Group
 from hearth_mls.group_state import Phase
@@ -190,7 +189,6 @@ log = logging.getLogger("hearth_client.engine")
 PROFILE_FILE = "profile.json"
 #: The pseudonym the server is told: it never learns the real one (protocol.md §12).
 SERVER_PSEUDONYM = "member"
-KEY_PACKAGE_BATCH = 5
 
 
 class Engine:
@@ -375,6 +373,18 @@ class Engine:
             raise ClientUsageError("removed from this room")
         return session
 
+    def _facilitating(self, room: str, action: str) -> RoomSession:
+        session = self._active(room)
+        if not session.is_facilitator:
+            raise ClientUsageError(f"only a facilitator can {action}")
+        return session
+
+    def _in_group(self, session: RoomSession, member: str) -> bytes:
+        identity = ev.member_identity(member)
+        if session.leaf_of(identity) is None:
+            raise ClientUsageError("that member is not in the room's group")
+        return identity
+
     def _identity_keys(self) -> list[Ed25519PrivateKey]:
         return [
             s.membership.auth_private_key for s in self._sessions.values() if s.status != "left"
@@ -423,13 +433,13 @@ class Engine:
         elif isinstance(frame, MemberTyping):
             self._emit(session.typing_changed(frame.identity, frame.active))
         elif isinstance(frame, KeyPackageStock) and frame.low:
-            self._spawn(session.room, self._top_up, session)
+            self._spawn(session.room, self._io.top_up, session)
 
     def _after_processing(self, session: RoomSession) -> None:
         self._io.notify(session.room)
         if session.needs_rejoin and not self._io.committing(session.room):
             session.needs_rejoin = False
-            self._spawn(session.room, self._rejoin, session)
+            self._spawn(session.room, self._rejoin, session, True)
             return
         if not session.synced:
             return  # act on the room only once its history is processed
@@ -499,13 +509,7 @@ class Engine:
             session.needs_rejoin = True
             self._after_processing(session)
         if session.is_facilitator or not session.online:
-            self._spawn(session.room, self._refresh_members, session, wait_online)
-
-    async def _refresh_members(self, session: RoomSession, wait_online: bool) -> None:
-        answer = await self._conn.request(Members(room=session.room), wait_online=wait_online)
-        assert isinstance(answer, MemberList)
-        session.online = {m.identity for m in answer.members if m.online}
-        session.waiting = {m.identity for m in answer.members if m.status == "waiting"}
+            self._spawn(session.room, self._io.refresh_members, session, wait_online)
 
     # --- creating and joining rooms ----------------------------------------------------------
 
@@ -550,7 +554,7 @@ class Engine:
         membership = self._keystore.bind_room(membership.membership_id, created.room)
         session = RoomSession(self._keystore, membership, SessionBlob(room_state=state))
         session.pseudonyms[identity.hex()] = pseudonym
-        session.attach(Group.from_bytes(group.to_bytes(), on_change=session._group_changed))
+        session.attach(group)
         self._add_session(session)
         self._emit(ev.RoomJoined(session.room, session.epoch))
         self._emit(ev.RoomStateChanged(session.room, name, topic, guidelines))
@@ -603,14 +607,19 @@ class Engine:
         session.save()
         self._add_session(session)
         if waiting:
-            await self._top_up(session)
+            await self._io.top_up(session)
             return self.room(session.room)
         await self._rejoin(session)
         return self.room(session.room)
 
-    async def _rejoin(self, session: RoomSession) -> None:
-        """Join or rejoin by external commit, then read the room from there (§12.3)."""
-        await self._io.external_join(session)
+    async def _rejoin(self, session: RoomSession, replace: bool = False) -> None:
+        """Join or rejoin by external commit, then read the room from there (§12.3).
+
+        ``replace``: our group exists but is behind; otherwise a join already done
+        by another task (a reconnect during ``join``) is not done twice.
+        """
+        if not await self._io.external_join(session, replace=replace):
+            return
         self._emit(ev.RoomJoined(session.room, session.epoch))
         session.followups.add("announce")
         await self._subscribe(session)
@@ -651,9 +660,7 @@ class Engine:
         guidelines: str | None = None,
     ) -> None:
         """Change the room's name, topic or guidelines (facilitators, room_state envelope)."""
-        session = self._active(room)
-        if not session.is_facilitator:
-            raise ClientUsageError("only a facilitator sets the room's name, topic and guidelines")
+        session = self._facilitating(room, "set the room's name, topic and guidelines")
         state = session.next_room_state(name, topic, guidelines)
         await self._io.send_plain(session, encode_envelope(state))
 
@@ -684,13 +691,15 @@ class Engine:
 
     async def remove(self, room: str, member: str) -> None:
         """Remove a member by committing a Remove (facilitators, protocol.md §12.7)."""
-        session = self._active(room)
-        if not session.is_facilitator:
-            raise ClientUsageError("only a facilitator can remove a member")
-        identity = ev.member_identity(member)
-        if session.leaf_of(identity) is None:
-            raise ClientUsageError("that member is not in the room's group")
+        session = self._facilitating(room, "remove a member")
+        identity = self._in_group(session, member)
         await self._io.commit(session, Intent("remove", identity))
+
+    async def set_role(self, room: str, member: str, role: Role) -> None:
+        """Make a member a facilitator, peer leader or plain member (room_roles commit)."""
+        session = self._facilitating(room, "change roles")
+        identity = self._in_group(session, member)
+        await self._io.commit(session, Intent("role", identity, role=Role(role).value))
 
     async def update_keys(self, room: str) -> None:
         """Refresh our leaf's keys with an empty commit and a path (RFC 9420 §12.4)."""
@@ -698,18 +707,14 @@ class Engine:
 
     async def ban(self, room: str, member: str) -> None:
         """Ask the server to propose the member's removal and ban it (protocol.md §12.7)."""
-        session = self._active(room)
-        if not session.is_facilitator:
-            raise ClientUsageError("only a facilitator can ban a member")
+        self._facilitating(room, "ban a member")
         await self._conn.request(
             RequestRemoval(room=room, member=ev.member_identity(member), ban=True)
         )
 
     async def admit(self, room: str, member: str) -> None:
         """Admit a waiting member: claim its KeyPackage, commit its Add (protocol.md §12.3)."""
-        session = self._active(room)
-        if not session.is_facilitator:
-            raise ClientUsageError("only a facilitator can admit a member")
+        session = self._facilitating(room, "admit a member")
         identity = ev.member_identity(member)
         answer = await self._conn.request(ClaimKeyPackage(room=room, member=identity))
         assert isinstance(answer, KeyPackageFrame)
@@ -731,12 +736,6 @@ class Engine:
         self._keystore.forget_membership(session.membership.membership_id)
         del self._sessions[room]
         self._emit(ev.RoomLeft(room, ev.LeaveReason.LEFT))
-
-    async def _top_up(self, session: RoomSession) -> None:
-        """Upload fresh KeyPackages for a waiting membership (protocol.md §12.1)."""
-        if session.group is None:
-            packages = session.new_key_packages(KEY_PACKAGE_BATCH)
-            await self._conn.request(UploadKeyPackages(identity=session.me, key_packages=packages))
 
     # --- queries (local state, no I/O) -----------------------------------------------------------
 

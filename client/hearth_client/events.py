@@ -82,6 +82,9 @@ class MessageReceived(Event):
 
 @dataclass(frozen=True, slots=True)
 class MemberJoined(Event):
+    """A member entered the group; ``pseudonym`` is "" until its announcement arrives
+    (a PseudonymChanged follows)."""
+
     room: str
     member: str
     pseudonym: str
@@ -97,6 +100,16 @@ class MemberLeft(Event):
     reason: LeaveReason
     epoch: int
     by: str | None = None  # the facilitator (member id) who removed it, if any
+
+
+@dataclass(frozen=True, slots=True)
+class RoleChanged(Event):
+    """A facilitator changed a member's role (the room_roles extension, protocol.md §12.8)."""
+
+    room: str
+    member: str
+    role: Role
+    epoch: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +208,7 @@ __all__ = [
     "MessageReceived",
     "PresenceChanged",
     "PseudonymChanged",
+    "RoleChanged",
     "RoomJoined",
     "RoomLeft",
     "RoomStateChanged",

@@ -39,21 +39,25 @@ from hearth_core.frames import (
     CommitFrame,
     GetGroupInfo,
     GroupInfoFrame,
+    MemberList,
+    Members,
     Send,
+    UploadKeyPackages,
 )
-from hearth_mls.framing import PublicMessage, SenderType
+from hearth_core.room_roles import Role, replace_roles
 from hearth_mls.group import Group
 from hearth_mls.group_info import GroupInfo
 from hearth_mls.group_state import Phase
-from hearth_mls.join import external_join
 from hearth_mls.mls_message import MLSMessage
 from hearth_mls.proposal_rules import members as tree_members
-from hearth_mls.proposals import Proposal, Remove
+from hearth_mls.proposals import GroupContextExtensions, Proposal, Remove
 from hearth_mls.tree_nodes import ratchet_tree_from_bytes
 
 #: How many times a commit or message is redone after losing its epoch (protocol.md §12.4).
 MAX_COMMIT_ATTEMPTS = 8
 REQUEST_TIMEOUT = 20.0
+#: KeyPackages uploaded at a time for a waiting membership (protocol.md §12.1).
+KEY_PACKAGE_BATCH = 5
 
 
 class RoomIO:
@@ -73,6 +77,19 @@ class RoomIO:
     def committing(self, room: str) -> bool:
         lock = self.locks.get(room)
         return lock is not None and lock.locked()
+
+    async def refresh_members(self, session: RoomSession, wait_online: bool = True) -> None:
+        """Presence and the waiting room from ``member_list`` (protocol.md §4.8)."""
+        answer = await self.conn.request(Members(room=session.room), wait_online=wait_online)
+        assert isinstance(answer, MemberList)
+        session.online = {m.identity for m in answer.members if m.online}
+        session.waiting = {m.identity for m in answer.members if m.status == "waiting"}
+
+    async def top_up(self, session: RoomSession) -> None:
+        """Upload fresh KeyPackages for a waiting membership (protocol.md §12.1)."""
+        if session.group is None:
+            packages = session.new_key_packages(KEY_PACKAGE_BATCH)
+            await self.conn.request(UploadKeyPackages(identity=session.me, key_packages=packages))
 
     async def wait(
         self,
@@ -146,13 +163,22 @@ class RoomIO:
         if intent.kind == "remove":
             leaf = session.leaf_of(intent.member)
             return None if leaf is None else [Remove(leaf)]
+        if intent.kind == "role":
+            roles = session.roles
+            role = Role(intent.role)
+            if roles is None or roles.role_of(intent.member) is role:
+                return None
+            extensions = replace_roles(
+                group.state.context.extensions, roles.with_role(intent.member, role)
+            )
+            return [GroupContextExtensions(extensions)]
         if intent.kind == "update":
             return []  # an empty commit with a path: fresh keys for our leaf (§12.4)
         if intent.kind == "add":
             if session.leaf_of(intent.member) is not None:
                 return None
             return [add_proposal(intent.key_package)]
-        return [] if group.state.proposals else None
+        return [] if any(map(session.includable, group.state.proposals)) else None
 
     async def commit(
         self, session: RoomSession, intent: Intent, *, retry: bool = False
@@ -166,10 +192,6 @@ class RoomIO:
             if retry and session.intent != intent:
                 return None
             for _attempt in range(MAX_COMMIT_ATTEMPTS):
-                if not session.is_facilitator and self.server_proposal_pending(session):
-                    # A member cannot commit the server's proposals and may not leave
-                    # them out here (protocol.md §12.7): a facilitator commits first.
-                    raise ClientUsageError("a removal by the server is pending; try again later")
                 proposals = self.proposals_for(session, intent)
                 if proposals is None:
                     session.intent = None
@@ -201,18 +223,11 @@ class RoomIO:
                 return accepted.seq
             raise RoomProtocolError("gave up after losing the epoch race repeatedly")
 
-    @staticmethod
-    def server_proposal_pending(session: RoomSession) -> bool:
-        group = session.group
-        if group is None:
-            return False
-        return any(c.sender.sender_type is SenderType.EXTERNAL for c in group.state.proposals)
-
     def lowest_committer(self, session: RoomSession) -> bool:
         assert session.group is not None
         state = session.group.state
         leaving = set()
-        for cached in state.proposals:
+        for cached in filter(session.includable, state.proposals):
             proposal = cached.proposal
             if not isinstance(proposal, Remove) or cached.sender.index != proposal.removed:
                 return False  # not only self-removals: a facilitator's job
@@ -256,15 +271,16 @@ class RoomIO:
         if session.intent is not None:
             await self.commit(session, session.intent, retry=True)
 
-    async def external_join(self, session: RoomSession) -> None:
+    async def external_join(self, session: RoomSession, *, replace: bool = False) -> bool:
         """Join (or rejoin, replacing our old leaf) by external commit (RFC 9420 §12.4.3.2).
 
         Fetches the GroupInfo (protocol.md §12.5), commits, and on ``stale_epoch``
         fetches again; the group is adopted only once the server accepted the commit.
+        False when there was nothing to do (joined meanwhile, and not ``replace``).
         """
-        if session.group is not None or session.status == "member":
-            self.stats["rejoins"] += 1
         async with self.locks[session.room]:
+            if session.group is not None and not replace:
+                return False  # joined meanwhile (another task did it)
             for _attempt in range(MAX_COMMIT_ATTEMPTS):
                 answer = await self.conn.request(GetGroupInfo(room=session.room))
                 assert isinstance(answer, GroupInfoFrame)
@@ -275,15 +291,12 @@ class RoomIO:
                 old = [
                     i for i, leaf in tree_members(tree) if leaf.credential.identity == session.me
                 ]
-                created = external_join(
+                group, commit = Group.join_external(
                     body,
                     session.me,
                     ratchet_tree=answer.ratchet_tree,
                     signature_priv=session.membership.signature_key,
                     remove_old=old[0] if old else None,
-                )
-                commit = MLSMessage(
-                    PublicMessage(created.authenticated.content, created.authenticated.auth)
                 )
                 try:
                     accepted = await self.conn.request(
@@ -291,7 +304,7 @@ class RoomIO:
                             room=session.room,
                             id="x-" + secrets.token_hex(8),
                             commit=commit.to_bytes(),
-                            group_info=MLSMessage(created.group_info).to_bytes(),
+                            group_info=MLSMessage(group.group_info()).to_bytes(),
                         )
                     )
                 except ServerRefusedError as exc:
@@ -301,11 +314,11 @@ class RoomIO:
                 assert isinstance(accepted, CommitAccepted)
                 session.last_seq = accepted.seq
                 session.own_sent.clear()
-                group = Group(created.state)
-                session.attach(Group.from_bytes(group.to_bytes(), on_change=session._group_changed))
-                break
-            else:
-                raise RoomProtocolError("could not join: every attempt lost its epoch")
+                session.attach(group)
+                if old:
+                    self.stats["rejoins"] += 1  # we replaced our own old leaf
+                return True
+            raise RoomProtocolError("could not join: every attempt lost its epoch")
 
 
 __all__ = ["MAX_COMMIT_ATTEMPTS", "RoomIO"]

@@ -46,7 +46,7 @@ from hearth_mls.errors import MLSError
 from hearth_mls.extension_payloads import ExternalSender
 from hearth_mls.framing import PublicMessage, SenderType
 from hearth_mls.group import Group
-from hearth_mls.group_state import Phase
+from hearth_mls.group_state import CachedProposal, Phase
 from hearth_mls.join import create_key_package
 from hearth_mls.mls_message import MLSMessage
 from hearth_mls.proposal_rules import members as tree_members
@@ -54,7 +54,7 @@ from hearth_mls.proposals import Add, Proposal, Remove
 from hearth_mls.welcome_structs import Welcome
 
 Status = Literal["member", "waiting", "joining", "left"]
-IntentKind = Literal["remove", "add", "commit_proposals", "update"]
+IntentKind = Literal["remove", "add", "commit_proposals", "update", "role"]
 #: How many past epochs' rosters are kept to name senders of late messages.
 ROSTER_EPOCHS = 5
 
@@ -65,6 +65,7 @@ class Intent(msgspec.Struct, frozen=True):
     kind: IntentKind
     member: bytes = b""
     key_package: bytes = b""
+    role: str = ""
 
 
 class PendingFrame(msgspec.Struct, frozen=True):
@@ -118,10 +119,13 @@ class RoomSession:
         self.status: Status = blob.status
         self.room_state = blob.room_state
         self.pseudonyms: dict[str, str] = dict(blob.pseudonyms)
+        # Our own, even when the group state was lost (the keystore keeps it).
+        self.pseudonyms.setdefault(membership.auth_identity.hex(), membership.pseudonym)
         self.intent = blob.intent
         self.pending = blob.pending
         self.invite = blob.invite
         self.group: Group | None = None
+        self._written = b""
         self.rosters: dict[int, Roster] = {}
         self.online: set[bytes] = set()
         self.typing: set[bytes] = set()
@@ -158,19 +162,22 @@ class RoomSession:
             invite=self.invite if self.group is None else None,
         )
 
+    def _write(self, blob: SessionBlob) -> None:
+        data = msgspec.msgpack.encode(blob)
+        if data != self._written:  # one sealed write per change, none when nothing changed
+            self.keystore.save_group(self.membership.membership_id, data)
+            self._written = data
+
     def _group_changed(self, group_bytes: bytes) -> None:
-        self.keystore.save_group(
-            self.membership.membership_id, msgspec.msgpack.encode(self._blob(group_bytes))
-        )
+        self._write(self._blob(group_bytes))
 
     def save(self) -> None:
-        self.keystore.save_group(
-            self.membership.membership_id, msgspec.msgpack.encode(self._blob())
-        )
+        self._write(self._blob())
 
     def attach(self, group: Group) -> None:
-        """Adopt a group just created or joined (its on_change must be ours)."""
+        """Adopt a group just created or joined; from now on it is saved on every change."""
         self.group = group
+        group.set_on_change(self._group_changed)
         self.status = "member"
         self.needs_rejoin = False
         self.rosters.clear()
@@ -178,6 +185,11 @@ class RoomSession:
         self.save()
 
     # --- views -------------------------------------------------------------------------
+
+    def includable(self, cached: CachedProposal) -> bool:
+        """Whether our commit may carry this proposal: a member leaves out the server's
+        (only a facilitator may commit them, protocol.md §12.7, §12.8)."""
+        return self.is_facilitator or cached.sender.sender_type is not SenderType.EXTERNAL
 
     def is_synced(self) -> bool:
         """Whether the room's history up to the server's head is processed (§4.6)."""
@@ -296,7 +308,7 @@ class RoomSession:
                 except MLSError:
                     return False
                 self.last_seq = seq
-                self.attach(Group.from_bytes(group.to_bytes(), on_change=self._group_changed))
+                self.attach(group)
                 for ref in mine:
                     self.keystore.discard_key_package(ref)
                 return True
@@ -319,7 +331,11 @@ class RoomSession:
         self.intent = intent
         self.pending = None
         force_path = intent is not None and intent.kind == "update"
-        commit, welcome, created = self.group.commit(list(proposals), force_path=force_path)
+        commit, welcome, created = self.group.commit(
+            list(proposals),
+            force_path=force_path,
+            include=None if self.is_facilitator else self.includable,
+        )
         self.pending = PendingFrame(
             id="c-" + secrets.token_hex(8),
             commit=commit.to_bytes(),
@@ -466,6 +482,8 @@ class RoomSession:
             if frame.sender == self.me and not was_pending:
                 # Our own commit, whose pending state we no longer hold: rejoin.
                 self.needs_rejoin = True
+            elif frame.sender == self.me and group.phase is Phase.PENDING_COMMIT:
+                self.abandon_commit()  # our own commit breaks the rule: never apply it
             return [
                 ev.EngineErrorEvent(
                     "commit_refused", f"{type(exc).__name__}: {exc}", self.room, frame.seq
@@ -525,6 +543,10 @@ class RoomSession:
                 )
             )
             self.pseudonyms.pop(identity.hex(), None)
+        for identity in sorted(old_ids & new_ids):
+            role = after.roles.role_of(identity)
+            if role is not before.roles.role_of(identity):
+                out.append(ev.RoleChanged(self.room, ev.member_id(identity), role, group.epoch))
         if new_ids - old_ids or external:
             self.followups.add("announce")
         out.append(ev.EpochChanged(self.room, group.epoch, after_tree_hash(group)))

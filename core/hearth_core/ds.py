@@ -29,7 +29,6 @@ from hearth_mls.group_info import GroupInfo
 from hearth_mls.key_package import KeyPackage
 from hearth_mls.leaf_node import LeafNodeSource
 from hearth_mls.mls_message import MLSMessage
-from hearth_mls.proposal_rules import leaf_at
 from hearth_mls.proposals import Add, Remove
 from hearth_mls.welcome_structs import Welcome
 
@@ -210,8 +209,7 @@ def application_epoch(message: MLSMessage) -> tuple[bytes, int]:
 
 def leaf_identity(group: PublicGroup, index: int) -> bytes | None:
     """The credential identity at a leaf of the public tree, if it is a member."""
-    leaf = leaf_at(group.tree, index)
-    return leaf.credential.identity if leaf is not None else None
+    return group.view().roster.get(index)
 
 
 def leaf_of(group: PublicGroup, identity: bytes) -> int | None:

@@ -33,7 +33,6 @@ the caller asked for something impossible (a bug or a wrong argument).
      |    |    +-- MalformedTreeError            trailing blank or wrong node kind (§12.4.3.3)
      |    |    +-- TreeHashMismatchError         tree hash differs from the GroupContext (§12.4.3.1)
      |    |    +-- ParentHashError               a parent node is not parent-hash valid (§7.9.2)
-     |    |    |    +-- CommitParentHashError    a committer's leaf parent_hash is wrong (§7.9.2)
      |    |    +-- UnmergedLeafError             a bad unmerged_leaves entry (§12.4.3.1)
      |    |    +-- DuplicateParentKeyError       a parent's encryption key appears twice (§12.4.3.1)
      |    +-- LeafNodeError             a LeafNode fails validation (§7.3)
@@ -395,10 +394,6 @@ class RemoveBlankLeafError(ProposalApplicationError):
 
 class UpdateBlankLeafError(ProposalApplicationError):
     """An Update is applied for a blank leaf or one outside the tree (RFC 9420 §12.1.2)."""
-
-
-class CommitParentHashError(ParentHashError):
-    """A committer's new leaf carries a parent_hash its UpdatePath does not give (§7.9.2)."""
 
 
 class UpdatePathShapeError(PeerError):

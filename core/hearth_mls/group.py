@@ -40,6 +40,7 @@ from hearth_mls.framing import (
 )
 from hearth_mls.group_commit import (
     CreatedCommit,
+    ProposalSelection,
     cache_proposal,
     create_commit,
     make_group_info,
@@ -168,14 +169,27 @@ class Group:
         *,
         ratchet_tree: bytes | None = None,
         remove_old: int | None = None,
+        signature_priv: bytes | None = None,
         on_change: Callable[[bytes], None] | None = None,
     ) -> tuple[Group, MLSMessage]:
         """Join by external commit (§12.4.3.2); returns the group and the commit to send.
 
-        ``remove_old`` is the leaf of an old version of ourselves to remove (a rejoin).
+        ``remove_old`` is the leaf of an old version of ourselves to remove (a
+        rejoin, §12.2: the new LeafNode must be acceptable for that participant).
+        ``signature_priv`` is the Ed25519 key to sign with (a fresh one if
+        ``None``); a rejoining member passes its old one so its new leaf keeps the
+        same ``signature_key`` (Hearth's room rule requires that of role holders,
+        protocol.md §12). The group is already in the new epoch; its
+        :meth:`group_info` is the GroupInfo to publish with the commit. Pass no
+        ``on_change`` to adopt it only once the Delivery Service accepted the
+        commit, then call :meth:`set_on_change`.
         """
         created = external_join(
-            group_info, identity, ratchet_tree=ratchet_tree, remove_old=remove_old
+            group_info,
+            identity,
+            ratchet_tree=ratchet_tree,
+            remove_old=remove_old,
+            signature_priv=signature_priv,
         )
         message = MLSMessage(
             PublicMessage(created.authenticated.content, created.authenticated.auth)
@@ -189,6 +203,15 @@ class Group:
 
     def to_bytes(self) -> bytes:
         return state_to_bytes(self._state, self._epochs, self._pending)
+
+    def set_on_change(self, on_change: Callable[[bytes], None] | None) -> None:
+        """Replace the persistence hook; a new hook gets the current state at once.
+
+        For a group created or joined before its owner could store it (e.g. until
+        the Delivery Service accepted the commit that created it, RFC 9420 §12.4).
+        """
+        self._on_change = on_change
+        self._persist()
 
     # --- read-only views --------------------------------------------------------
 
@@ -310,10 +333,19 @@ class Group:
         force_path: bool = False,
         include_tree_in_welcome: bool = True,
         private: bool = False,
+        include: ProposalSelection | None = None,
     ) -> tuple[MLSMessage, MLSMessage | None, CreatedCommit]:
         """Commit cached plus ``inline`` proposals; the result is *pending* (§12.4.1).
 
         Handshake messages travel as PublicMessage (DESIGN.md) unless ``private``.
+
+        ``include`` chooses which cached proposals go in by reference: ``None``
+        (the default) takes all of them; a predicate on each
+        :class:`~hearth_mls.group_state.CachedProposal` or a collection of
+        ProposalRefs takes a subset (RFC 9420 §12.4: none is mandatory; see
+        :func:`~hearth_mls.group_commit.select_proposals`). The ones left out stay
+        cached for another commit in this epoch, e.g. after
+        :meth:`discard_pending_commit`, and are dropped when the epoch changes.
 
         Returns the commit MLSMessage, the Welcome MLSMessage (if members were
         added) and the full :class:`CreatedCommit`. Call :meth:`merge_pending_commit`
@@ -327,6 +359,7 @@ class Group:
             force_path=force_path,
             include_tree_in_welcome=include_tree_in_welcome,
             wire_format=wire_format,
+            include=include,
         )
         protector = self._protector(self._current(), self._state)
         tag = created.authenticated.auth.confirmation_tag

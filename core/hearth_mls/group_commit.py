@@ -10,7 +10,7 @@ Welcome for added members (§12.4.3.1).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 
 from hearth_mls import suite, transcript, tree_math, treekem
@@ -367,6 +367,51 @@ def _check_path_leaf(
 
 # --- Creating (§12.4.1) -------------------------------------------------------------
 
+#: Which cached proposals a commit carries: a predicate on each
+#: :class:`~hearth_mls.group_state.CachedProposal`, or a collection of ProposalRefs.
+ProposalSelection = Callable[[CachedProposal], bool] | Collection[bytes]
+
+
+def select_proposals(
+    state: GroupState, include: ProposalSelection | None = None
+) -> list[CachedProposal]:
+    """The cached proposals a new commit carries, in the order they were received.
+
+    RFC 9420 §12.4: the committer SHOULD include every valid proposal of the
+    epoch "according to the rules for their proposal types and according to
+    application policy", and receivers SHOULD NOT enforce that all of them are
+    referenced; no proposal is mandatory. So a committer may leave out the ones
+    application policy forbids it to commit (Hearth: a non-facilitator leaves out
+    the server's Remove proposals, protocol.md §12). A left-out proposal stays
+    cached for another commit of this epoch and is dropped at the next epoch;
+    its sender MAY resend it then (§12.4).
+
+    ``include`` is ``None`` (all of them), a predicate, or a collection of
+    ProposalRefs, each of which must be cached (else :class:`UsageError`).
+    The committer's own Update proposals are never committed (§12.2: the path
+    supersedes them); naming one by its ref is a :class:`UsageError`.
+    """
+    me = Sender.member(state.own_leaf)
+
+    def own_update(p: CachedProposal) -> bool:
+        return isinstance(p.proposal, Update) and p.sender == me
+
+    if include is None:
+        return [p for p in state.proposals if not own_update(p)]
+    if callable(include):
+        return [p for p in state.proposals if not own_update(p) and include(p)]
+    given: object = include  # a caller without type checks may pass one ref
+    if isinstance(given, (bytes, bytearray)):
+        raise UsageError("include takes a collection of ProposalRefs, not a single one")
+    wanted = set(include)
+    known = {p.ref: p for p in state.proposals}
+    for ref in wanted:
+        if ref not in known:
+            raise UsageError(f"no cached proposal with ref {ref.hex()[:16]} in this epoch")
+        if own_update(known[ref]):
+            raise UsageError("a committer cannot commit its own Update proposal (§12.2)")
+    return [p for p in state.proposals if p.ref in wanted]
+
 
 @dataclass(frozen=True, slots=True)
 class CreatedCommit:
@@ -388,16 +433,18 @@ def create_commit(
     external_pub_in_group_info: bool = True,
     wire_format: WireFormat = WireFormat.PUBLIC_MESSAGE,
     now: int | None = None,
+    include: ProposalSelection | None = None,
 ) -> CreatedCommit:
-    """Commit every cached proposal (by reference) plus ``inline`` ones (§12.4.1)."""
+    """Commit cached proposals (by reference) plus ``inline`` ones (§12.4.1).
+
+    ``include`` chooses the cached proposals (see :func:`select_proposals`);
+    ``None`` commits all of them, as RFC 9420 §12.4 recommends (SHOULD).
+    """
     if state.phase is not Phase.ACTIVE:
         raise UsageError(f"cannot commit in state {state.phase.value}")
     me = Sender.member(state.own_leaf)
-    # Our own Update proposals are superseded by the path (§12.2: never committed).
     items: list[ProposalOrRef] = [
-        ProposalOrRef(reference=p.ref)
-        for p in state.proposals
-        if not (isinstance(p.proposal, Update) and p.sender == me)
+        ProposalOrRef(reference=p.ref) for p in select_proposals(state, include)
     ]
     items += [ProposalOrRef(proposal=p) for p in inline]
     commit = Commit(tuple(items))
@@ -566,7 +613,9 @@ __all__ = [
     "ContentType",
     "CreatedCommit",
     "ProcessedCommit",
+    "ProposalSelection",
     "cache_proposal",
     "create_commit",
     "process_commit",
+    "select_proposals",
 ]

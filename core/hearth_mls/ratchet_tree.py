@@ -21,9 +21,7 @@ from dataclasses import replace
 
 from hearth_mls import suite, tree_math
 from hearth_mls.codec import Writer
-from hearth_mls.commit import UpdatePath
 from hearth_mls.errors import (
-    CommitParentHashError,
     MalformedTreeError,
     RemoveBlankLeafError,
     TreeIndexError,
@@ -388,26 +386,6 @@ class RatchetTree:
             self._nodes[p] = replace(node, parent_hash=parent_hash)
             parent_hash = self.parent_hash(p, copath_child)
         return parent_hash
-
-    def apply_update_path(self, sender: int, update_path: UpdatePath) -> None:
-        """Merge a received UpdatePath's public part into the tree (§7.5, §7.9.2).
-
-        Checks that the new leaf's ``parent_hash`` is the one the path gives;
-        on any error the tree is left as it was. Leaf validation (§7.3) and
-        path secret decryption are the caller's.
-        """
-        before = list(self._nodes)
-        keys = [node.encryption_key for node in update_path.nodes]
-        try:
-            expected = self.merge_path_keys(sender, keys)
-            if update_path.leaf_node.parent_hash != expected:
-                raise CommitParentHashError(
-                    f"leaf {sender}: the new leaf's parent_hash does not match its UpdatePath"
-                )
-        except BaseException:
-            self._nodes = before
-            raise
-        self._nodes[2 * sender] = update_path.leaf_node
 
 
 @functools.lru_cache(maxsize=4096)

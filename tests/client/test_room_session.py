@@ -284,3 +284,33 @@ def test_a_commit_from_a_later_epoch_marks_the_member_behind(stores: list[Keysto
     assert [e.code for e in events if isinstance(e, ev.EngineErrorEvent)] == ["behind"]
     assert bob.needs_rejoin
     assert bob.epoch == 1
+
+
+def test_a_member_leaves_the_servers_proposals_out_of_its_commit(stores: list[Keystore]) -> None:
+    from hearth_client.room_session import Intent, new_room_group
+    from hearth_mls import suite
+    from hearth_mls.group import external_proposal
+
+    log = Log()
+    ds_priv, ds_pub = suite.generate_signature_key_pair()
+    alice = member(stores[0], "river")
+    alice.attach(new_room_group(alice.membership, ds_pub))
+    bob, carol = member(stores[1], "willow"), member(stores[2], "fern")
+    join(bob, alice, log, [alice])
+    join(carol, alice, log, [alice, bob])
+    assert alice.group is not None
+    leaf = alice.leaf_of(carol.me)
+    assert leaf is not None
+    proposal = external_proposal(alice.group.group_id, alice.epoch, 0, ds_priv, Remove(leaf))
+    frame = log.add(b"\x00" * 32, proposal.to_bytes(), MessageKind.PROPOSAL, alice.epoch)
+    for session in (alice, bob, carol):
+        assert session.handle(frame) == []
+    assert "commit_proposals" in alice.followups
+    # bob (a member) refreshes his keys: the server's Remove stays out of his commit.
+    pending = bob.start_commit([], Intent("update"))
+    commit = log.add(bob.me, pending.commit, MessageKind.COMMIT, bob.epoch)
+    for session in (alice, bob, carol):
+        events = session.handle(commit)
+        assert not [e for e in events if isinstance(e, ev.EngineErrorEvent)]
+    assert alice.epoch == bob.epoch == carol.epoch
+    assert alice.leaf_of(carol.me) is not None  # carol is still in: only a facilitator removes

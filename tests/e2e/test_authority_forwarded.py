@@ -33,3 +33,6 @@ async def test_clients_refuse_a_forwarded_rogue_removal(engines: Any) -> None:
         )
         assert engine.room(room).epoch == epoch
     assert carol.room(room).status == "member"
+    group = bob.group_state(room)
+    assert group is not None
+    assert group.phase.value == "active"  # bob dropped his own refused commit too

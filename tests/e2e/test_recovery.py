@@ -173,6 +173,10 @@ async def test_lost_local_state_rejoins_by_external_commit(
         await _converged(room, [(alice, ra), (revived, rr)])
         assert alice.room(room).epoch == epoch + 1
         assert len(alice.members(room)) == 2  # the old leaf was replaced, not duplicated
+        assert revived.stats["rejoins"] == 1
+        # Pseudonyms are announced again after the rejoin, so both sides know each other.
+        await rr.until(lambda: {m.pseudonym for m in revived.members(room)} == {"alice", "p-0"})
+        assert revived.room(room).pseudonym == "p-0"  # our own, kept by the keystore
         await revived.send(room, "I lost my phone but not my seat")
         assert (await ra.texts(room, 1))[-1] == "I lost my phone but not my seat"
     finally:

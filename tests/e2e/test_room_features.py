@@ -13,6 +13,7 @@ import pytest
 
 from hearth_client import events as ev
 from hearth_client.errors import ClientUsageError
+from hearth_core.room_roles import Role
 
 from .conftest import TIMEOUT
 from .test_recovery import _converged, _room_with
@@ -116,3 +117,24 @@ async def test_events_async_iterator_delivers_in_order(engines: Any) -> None:
     alice.mark_read(room)
     assert alice.room(room).unread == 0
     assert [m.text for m in alice.history(room)][-3:] == ["one", "two", "three"]
+
+
+async def test_a_co_facilitator_can_act_and_members_see_the_role(engines: Any) -> None:
+    room, made = await _room_with(engines, ["alice", "bob", "carol"])
+    (alice, ra), (bob, rb), (carol, rc) = made
+    bob_id, carol_id = bob.room(room).me, carol.room(room).me
+    with pytest.raises(ClientUsageError, match="facilitator"):
+        await bob.set_role(room, carol_id, Role.FACILITATOR)
+    await alice.set_role(room, bob_id, Role.FACILITATOR)
+    await rc.wait_for(
+        lambda e: (
+            isinstance(e, ev.RoleChanged) and e.member == bob_id and e.role is Role.FACILITATOR
+        )
+    )
+    await rb.until(lambda: bob.room(room).role is Role.FACILITATOR)
+    # The new facilitator's removal is accepted by the server and by every client.
+    await bob.remove(room, carol_id)
+    await ra.wait_for(lambda e: isinstance(e, ev.MemberLeft) and e.member == carol_id)
+    await _converged(room, [(alice, ra), (bob, rb)])
+    roles = {m.member: m.role for m in alice.members(room)}
+    assert roles == {alice.room(room).me: Role.FACILITATOR, bob_id: Role.FACILITATOR}

@@ -7,10 +7,12 @@ from dataclasses import replace
 
 import pytest
 
+from hearth_mls import treekem
 from hearth_mls.commit import UpdatePath
 from hearth_mls.errors import (
-    CommitParentHashError,
     MalformedTreeError,
+    PathLengthError,
+    PathParentHashError,
     RemoveBlankLeafError,
     TreeIndexError,
     UpdateBlankLeafError,
@@ -219,27 +221,31 @@ def test_treekem_vector_update_paths_merge() -> None:
     cases = _treekem_paths()
     assert len(cases) == 62
     for tree, group_id, sender, path, tree_hash_after in cases:
-        merged = tree.copy()
-        merged.apply_update_path(sender, path)
+        merged = treekem.merge_update_path(tree, sender, path)
         assert merged.tree_hash().hex() == tree_hash_after
         validate_tree(merged, group_id)
 
 
 def test_update_path_with_wrong_parent_hash_leaves_tree_unchanged() -> None:
+    """§7.9.2: the path leaf's parent_hash must be the merged path's."""
     tree, _, sender, path, _ = _treekem_paths()[5]
     before = tree.copy()
     leaf = replace(path.leaf_node, parent_hash=b"\x00" * 32)
-    with pytest.raises(CommitParentHashError, match=f"leaf {sender}"):
-        tree.apply_update_path(sender, replace(path, leaf_node=leaf))
+    with pytest.raises(PathParentHashError, match="parent_hash"):
+        treekem.merge_update_path(tree, sender, replace(path, leaf_node=leaf))
     assert tree == before
 
 
 def test_update_path_with_wrong_node_count_rejected() -> None:
+    """§7.6: one UpdatePath node per filtered-direct-path node."""
     tree, _, sender, path, _ = _treekem_paths()[5]
     before = tree.copy()
-    with pytest.raises(UpdatePathShapeError):
-        tree.apply_update_path(sender, replace(path, nodes=path.nodes[:-1]))
+    with pytest.raises(PathLengthError):
+        treekem.merge_update_path(tree, sender, replace(path, nodes=path.nodes[:-1]))
     assert tree == before
+    keys = [node.encryption_key for node in path.nodes[:-1]]
+    with pytest.raises(UpdatePathShapeError):
+        tree.copy().merge_path_keys(sender, keys)
     with pytest.raises(UpdateBlankLeafError):
         RatchetTree([_leaf("A"), None, None]).merge_path_keys(1, [])
 
