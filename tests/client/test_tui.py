@@ -52,6 +52,17 @@ def shows(app: HearthApp, text: str, room: str | None = None) -> bool:
     return any(text in line for line in app.timeline_text(room))
 
 
+async def unlock_screen(pilot: Any, app: HearthApp) -> UnlockScreen:
+    """The unlock screen, once it is on screen and composed."""
+    await until(
+        pilot,
+        lambda: isinstance(app.screen, UnlockScreen) and bool(app.screen.query("#passphrase")),
+    )
+    screen = app.screen
+    assert isinstance(screen, UnlockScreen)
+    return screen
+
+
 async def online(pilot: Any, app: HearthApp) -> None:
     await until(pilot, lambda: app.status_text.startswith("online") and app.commands is not None)
 
@@ -62,9 +73,7 @@ async def test_onboarding_creates_a_passphrase_protected_identity(
     home = tmp_path / "me"
     app = make_app(home, server, passphrase=None)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, UnlockScreen))
-        screen = app.screen
-        assert isinstance(screen, UnlockScreen)
+        screen = await unlock_screen(pilot, app)
         assert screen.create
         assert screen.query_one("#server", Input).value == server.url
         screen.query_one("#passphrase", Input).value = "short"
@@ -91,18 +100,14 @@ async def test_onboarding_creates_a_passphrase_protected_identity(
     # The next start asks for the passphrase; a wrong one is refused and loses nothing.
     again = make_app(home, server, passphrase=None)
     async with again.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: isinstance(again.screen, UnlockScreen))
-        screen = again.screen
-        assert isinstance(screen, UnlockScreen)
+        screen = await unlock_screen(pilot, again)
         assert not screen.create
         field = screen.query_one("#passphrase", Input)
         field.value = "wrong passphrase"
         field.focus()
         await pilot.press("enter")
         await until(pilot, lambda: "wrong passphrase" in again.status_text)
-        await until(pilot, lambda: isinstance(again.screen, UnlockScreen))
-        retry = again.screen
-        assert isinstance(retry, UnlockScreen)
+        retry = await unlock_screen(pilot, again)
         await until(pilot, lambda: "wrong passphrase" in retry.error_text)
         field = retry.query_one("#passphrase", Input)
         field.value = PASSPHRASE
@@ -262,3 +267,22 @@ async def test_facilitator_admits_from_the_waiting_room_and_a_member_leaves(
         assert "carol" not in app.members_text
         await type_line(pilot, app, "/leave")
         await until(pilot, lambda: app.current is None and shows(app, "you left the room", None))
+
+
+async def test_a_wrong_passphrase_from_the_environment_asks_on_screen(
+    server: ServerHandle, tmp_path: Path
+) -> None:
+    home = tmp_path / "me"
+    first = make_app(home, server)
+    async with first.run_test(size=SIZE) as pilot:
+        await online(pilot, first)
+    app = make_app(home, server, passphrase="not it")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await unlock_screen(pilot, app)
+        assert screen.error_text == "wrong passphrase"
+        field = screen.query_one("#passphrase", Input)
+        field.value = PASSPHRASE
+        field.focus()
+        await pilot.press("enter")
+        await online(pilot, app)
+        assert not isinstance(app.screen, UnlockScreen)

@@ -127,7 +127,10 @@ async def test_quick_exit_blanks_the_screen_and_leaves(
 async def test_onboarding_screenshot(server: ServerHandle, tmp_path: Path) -> None:
     app = make_app(tmp_path / "me", server, passphrase=None)
     async with app.run_test(size=(120, 36)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, UnlockScreen))
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, UnlockScreen) and bool(app.screen.query("#confirm")),
+        )
         path = Path(app.save_screenshot("onboarding.svg", str(shots(tmp_path))))
         assert "passphrase" in path.read_text()  # noqa: ASYNC240
 

@@ -126,10 +126,12 @@ class HearthApp(App[int]):
         else:
             self._ask_passphrase()
 
-    def _ask_passphrase(self) -> None:
+    def _ask_passphrase(self, error: str = "") -> None:
         create = not profile_exists(self.home)
         server = self.server_override or stored_server(self.home) or ""
-        self._unlock_screen = UnlockScreen(create=create, server=server, submit=self.unlock)
+        self._unlock_screen = UnlockScreen(
+            create=create, server=server, submit=self.unlock, error=error
+        )
         self.push_screen(self._unlock_screen)
 
     # --- unlocking --------------------------------------------------------------------------
@@ -167,6 +169,8 @@ class HearthApp(App[int]):
             self.set_status(f"locked: {message}")
             if self._unlock_screen is not None:
                 self._unlock_screen.show_error(message)
+            else:  # the passphrase came from HEARTH_PASSPHRASE: ask on screen instead
+                self._ask_passphrase(error=message)
             return
         if self._unlock_screen is not None:
             self._unlock_screen.dismiss()

@@ -28,12 +28,19 @@ class UnlockScreen(ModalScreen[None]):
     :meth:`show_error` and dismisses this screen once the profile is open.
     """
 
-    def __init__(self, *, create: bool, server: str, submit: Callable[[str, str], object]) -> None:
+    def __init__(
+        self,
+        *,
+        create: bool,
+        server: str,
+        submit: Callable[[str, str], object],
+        error: str = "",
+    ) -> None:
         super().__init__()
         self.submit = submit
         self.create = create
         self.server = server
-        self.error_text = ""
+        self.error_text = error
 
     def compose(self) -> ComposeResult:
         with Vertical(id="unlock-box"):
@@ -48,7 +55,7 @@ class UnlockScreen(ModalScreen[None]):
             else:
                 yield Label("Hearth is locked. Passphrase:")
                 yield Input(password=True, id="passphrase")
-            yield Static("", id="unlock-error")
+            yield Static(plain_text(self.error_text), id="unlock-error")
 
     def on_mount(self) -> None:
         target = "#server" if self.create and not self.server else "#passphrase"
