@@ -67,7 +67,6 @@ from hearth_client.profile import (
     passphrase_from_env,
     profile_exists,
     resolve_home,
-    stored_server,
 )
 from hearth_client.sanitize import one_line
 from hearth_client.tui.commands import DEFAULT_PSEUDONYM, CommandError, resolve_room
@@ -388,4 +387,4 @@ def main(argv: list[str] | None = None) -> int:
         return exit_code_for(exc)
 
 
-__all__ = ["CliError", "build_parser", "exit_code_for", "main", "stored_server"]
+__all__ = ["CliError", "build_parser", "exit_code_for", "main"]

@@ -18,6 +18,7 @@ from hearth_client.cli import (
 
 from .test_terminal_support import (  # noqa: F401 (fixtures)
     PASSPHRASE,
+    UNIT,
     ServerHandle,
     config,
     hearth,
@@ -85,7 +86,7 @@ async def test_listen_times_out_with_exit_code_and_prints_what_came(
 ) -> None:
     alice, bob, room = await _room_with_two(server, tmp_path)
     assert (await hearth(alice, "send", "circle", "only one")).code == 0
-    heard = await hearth(bob, "listen", room, "--json", "--count", "2", "--timeout", "3")
+    heard = await hearth(bob, "listen", room, "--json", "--count", "2", "--timeout", str(3 * UNIT))
     assert heard.code == EXIT_TIMEOUT
     assert [json.loads(line)["text"] for line in heard.out.splitlines()] == ["only one"]
     assert "timed out after 1 of 2" in heard.err
@@ -133,7 +134,7 @@ async def test_bad_input_one_line_nonzero_exit_nothing_lost(
     assert rooms.out.splitlines() == [f"{room}\tmember\tcircle"]
 
     await server.stop()
-    down = await hearth(alice, "--connect-timeout", "2", "send", "circle", "while down")
+    down = await hearth(alice, "--connect-timeout", str(2 * UNIT), "send", "circle", "while down")
     assert down.code == EXIT_UNREACHABLE
     assert "cannot reach the server" in one_error_line(down.err)
     await server.start()

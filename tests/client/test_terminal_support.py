@@ -20,6 +20,7 @@ from tests.e2e.conftest import (  # noqa: F401 (fixtures used by name)
     FAST_KDF,
     PASSPHRASE,
     TIMEOUT,
+    UNIT,
     Recorder,
     ServerHandle,
     config,

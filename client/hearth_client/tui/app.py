@@ -26,6 +26,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.suggester import SuggestFromList
 from textual.widgets import Footer, Input, Label, OptionList, RichLog, Static
 from textual.widgets.option_list import Option
 
@@ -51,6 +52,28 @@ from hearth_client.tui.screens import BlankScreen, ResourcesScreen, UnlockScreen
 MAX_LINES = 2000
 #: Seconds between "typing" notices while the user keeps typing.
 TYPING_EVERY = 3.0
+#: What the composer offers to complete (right arrow accepts).
+SUGGESTIONS = [
+    "/help",
+    "/join ",
+    "/create ",
+    "/rooms",
+    "/go ",
+    "/leave",
+    "/nick ",
+    "/me ",
+    "/invite",
+    "/invite waiting",
+    "/members",
+    "/whois ",
+    "/safety ",
+    "/remove ",
+    "/ban ",
+    "/admit ",
+    "/topic ",
+    "/resources",
+    "/quit",
+]
 NO_ROOM = "no room yet: /join an invite (link or code) or /create a room, /help for more"
 
 
@@ -112,7 +135,11 @@ class HearthApp(App[int]):
                 yield Static("", id="room-title")
                 yield RichLog(id="timeline", wrap=True, markup=False, highlight=False)
                 yield Static("", id="typing")
-                yield Input(placeholder="Type a message, or /help", id="composer")
+                yield Input(
+                    placeholder="Type a message, or /help",
+                    id="composer",
+                    suggester=SuggestFromList(SUGGESTIONS, case_sensitive=False),
+                )
             with Vertical(id="people"):
                 yield Label("Members", classes="panel-title")
                 yield Static("", id="members")
