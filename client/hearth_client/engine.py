@@ -138,7 +138,6 @@ from hearth_client.room_session import (
     Intent,
     RoomSession,
     SessionBlob,
-    fingerprint_of,
     new_room_group,
 )
 from hearth_client.views import (
@@ -146,6 +145,7 @@ from hearth_client.views import (
     MemberView,
     RoomInfo,
     SentMessage,
+    member_fingerprint,
     member_views,
     parse_invite,
     room_info,
@@ -764,16 +764,7 @@ class Engine:
     def fingerprint(self, room: str, member: str | None = None) -> str:
         """SHA-256 of the member's MLS signature key as 12 groups of 5 digits (module doc)."""
         session = self._session(room)
-        identity = session.me if member is None else ev.member_identity(member)
-        if session.group is None:
-            if identity != session.me:
-                raise ClientUsageError("not in the room's group yet")
-            return fingerprint_of(session.membership.signature_public_key)
-        roster = session.roster()
-        for index, candidate in roster.identities.items():
-            if candidate == identity:
-                return fingerprint_of(roster.signature_keys[index])
-        raise ClientUsageError("no such member in the room")
+        return member_fingerprint(session, None if member is None else ev.member_identity(member))
 
     def safety_number(self, room: str, member: str) -> str:
         return safety_number(self.fingerprint(room), self.fingerprint(room, member))
