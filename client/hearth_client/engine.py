@@ -46,8 +46,7 @@ API (the contract for the TUI and CLI)::
         # invite: Invite.code (43 chars) or Invite.link ("<server url>#<code>");
         # InvalidInviteError (format), InviteRefusedError (invalid/expired/revoked/used up).
         # Open room: external commit (RFC 9420 §12.4.3.2), RoomInfo.status == "member".
-        # Waiting room: RoomInfo.status == "waiting" until a facilitator admits; then
-        # RoomJoined is emitted.
+        # Waiting room: RoomInfo.status == "waiting" until admitted, then RoomJoined.
     await engine.send(room: str, text: str) -> SentMessage      # a Chat envelope
     await engine.send_me(room: str, text: str) -> SentMessage   # a /me action
     await engine.set_typing(room: str, active: bool) -> None
@@ -133,13 +132,12 @@ from hearth_client.errors import (
     ServerRefusedError,
 )
 from hearth_client.keystore import KdfParams, Keystore, Membership, atomic_write
-from hearth_client.profile_envelope import encode_profile
+from hearth_client.profile_envelope import checked, encode_profile, plaintext
 from hearth_client.room_io import REQUEST_TIMEOUT, RoomIO
 from hearth_client.room_session import (
     Intent,
     RoomSession,
     SessionBlob,
-    fingerprint_of,
     new_room_group,
 )
 from hearth_client.views import (
@@ -147,6 +145,7 @@ from hearth_client.views import (
     MemberView,
     RoomInfo,
     SentMessage,
+    member_fingerprint,
     member_views,
     parse_invite,
     room_info,
@@ -179,7 +178,7 @@ from hearth_core.frames import (
 )
 from hearth_core.frames import Error as ErrorFrame
 from hearth_core.room_roles import Role
-from hearth_core.room_state import Chat, Envelope, Me, RoomState, encode_envelope
+from hearth_core.room_state import Chat, Envelope, Me, RoomState
 from hearth_mls.group import Group
 from hearth_mls.group_state import Phase
 from hearth_mls.mls_message import MLSMessage
@@ -514,6 +513,7 @@ class Engine:
     # --- creating and joining rooms ----------------------------------------------------------
 
     async def _new_membership(self, pseudonym: str) -> Membership:
+        encode_profile(pseudonym)  # ClientUsageError for a bad pseudonym, before anything
         await self._conn.wait_online(REQUEST_TIMEOUT)
         membership = self._keystore.new_membership(self.server, pseudonym)
         await self._conn.authenticate(membership.auth_private_key)
@@ -529,8 +529,10 @@ class Engine:
         waiting_room: bool = False,
     ) -> RoomInfo:
         """A new MLS room with this profile as its first facilitator (protocol.md §12.2)."""
-        state = RoomState(revision=1, name=name, topic=topic, guidelines=guidelines)
-        state_plain = encode_envelope(state)  # RoomUsageError before anything is created
+        state = checked(
+            lambda: RoomState(revision=1, name=name, topic=topic, guidelines=guidelines)
+        )
+        state_plain = plaintext(state)  # ClientUsageError before anything is created
         membership = await self._new_membership(pseudonym)
         hello = self._conn.server_hello
         assert hello is not None
@@ -586,7 +588,6 @@ class Engine:
         server, code = parse_invite(invite)
         if server is not None and server != self.server:
             raise InvalidInviteError(f"the invite is for another server ({server})")
-        encode_profile(pseudonym)  # a bad pseudonym fails before anything is used
         membership = await self._new_membership(pseudonym)
         try:
             joined = await self._conn.request(
@@ -628,16 +629,16 @@ class Engine:
 
     async def send(self, room: str, text: str) -> SentMessage:
         """Send a chat line (a Chat envelope in a PrivateMessage, RFC 9420 §6.3)."""
-        return await self._send_envelope(room, Chat(text=text), ev.MessageKind.CHAT, text)
+        return await self._send_envelope(room, lambda: Chat(text=text), ev.MessageKind.CHAT, text)
 
     async def send_me(self, room: str, text: str) -> SentMessage:
-        return await self._send_envelope(room, Me(text=text), ev.MessageKind.ME, text)
+        return await self._send_envelope(room, lambda: Me(text=text), ev.MessageKind.ME, text)
 
     async def _send_envelope(
-        self, room: str, envelope: Envelope, kind: ev.MessageKind, text: str
+        self, room: str, make: Callable[[], Envelope], kind: ev.MessageKind, text: str
     ) -> SentMessage:
-        plaintext = encode_envelope(envelope)  # RoomUsageError for bad text
-        return await self._io.send_plain(self._active(room), plaintext, kind, text)
+        data = plaintext(checked(make))  # ClientUsageError for bad text
+        return await self._io.send_plain(self._active(room), data, kind, text)
 
     async def set_typing(self, room: str, active: bool) -> None:
         self._session(room)
@@ -646,10 +647,10 @@ class Engine:
     async def set_pseudonym(self, room: str, pseudonym: str) -> None:
         """Announce a new pseudonym to the room, encrypted (/nick)."""
         session = self._active(room)
-        plaintext = encode_profile(pseudonym)
+        data = encode_profile(pseudonym)
         session.pseudonyms[session.me.hex()] = pseudonym
         session.save()
-        await self._io.send_plain(session, plaintext)
+        await self._io.send_plain(session, data)
 
     async def set_room_state(
         self,
@@ -661,8 +662,8 @@ class Engine:
     ) -> None:
         """Change the room's name, topic or guidelines (facilitators, room_state envelope)."""
         session = self._facilitating(room, "set the room's name, topic and guidelines")
-        state = session.next_room_state(name, topic, guidelines)
-        await self._io.send_plain(session, encode_envelope(state))
+        state = checked(lambda: session.next_room_state(name, topic, guidelines))
+        await self._io.send_plain(session, plaintext(state))
 
     async def _announce(self, session: RoomSession) -> None:
         """Tell (new) members our pseudonym, and the room state if we are a facilitator."""
@@ -672,7 +673,7 @@ class Engine:
             session, encode_profile(session.pseudonym(session.me) or "member")
         )
         if session.is_facilitator and session.room_state is not None:
-            await self._io.send_plain(session, encode_envelope(session.room_state))
+            await self._io.send_plain(session, plaintext(session.room_state))
 
     # --- commits ----------------------------------------------------------------------------
 
@@ -763,16 +764,7 @@ class Engine:
     def fingerprint(self, room: str, member: str | None = None) -> str:
         """SHA-256 of the member's MLS signature key as 12 groups of 5 digits (module doc)."""
         session = self._session(room)
-        identity = session.me if member is None else ev.member_identity(member)
-        if session.group is None:
-            if identity != session.me:
-                raise ClientUsageError("not in the room's group yet")
-            return fingerprint_of(session.membership.signature_public_key)
-        roster = session.roster()
-        for index, candidate in roster.identities.items():
-            if candidate == identity:
-                return fingerprint_of(roster.signature_keys[index])
-        raise ClientUsageError("no such member in the room")
+        return member_fingerprint(session, None if member is None else ev.member_identity(member))
 
     def safety_number(self, room: str, member: str) -> str:
         return safety_number(self.fingerprint(room), self.fingerprint(room, member))

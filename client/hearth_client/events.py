@@ -18,6 +18,7 @@ import base64
 import enum
 from dataclasses import dataclass, field
 
+from hearth_client.errors import ClientUsageError
 from hearth_core.room_roles import Role
 
 
@@ -27,10 +28,13 @@ def member_id(identity: bytes) -> str:
 
 
 def member_identity(member: str) -> bytes:
-    """The identity bytes of a :func:`member_id` string (ValueError if malformed)."""
-    raw = base64.urlsafe_b64decode(member + "=" * (-len(member) % 4))
+    """The identity bytes of a :func:`member_id` string (ClientUsageError if malformed)."""
+    try:
+        raw = base64.urlsafe_b64decode(member + "=" * (-len(member) % 4))
+    except ValueError:
+        raw = b""
     if len(raw) != 32:
-        raise ValueError("a member id is 32 bytes of URL-safe base64")
+        raise ClientUsageError("a member id is 43 characters of URL-safe base64 (32 bytes)")
     return raw
 
 

@@ -15,11 +15,14 @@ epoch that adds members (a joiner cannot read earlier epochs, RFC 9420 §12.4.3)
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 import msgspec
 
-from hearth_core.room_errors import EnvelopeDecodeError
+from hearth_client.errors import ClientUsageError
+from hearth_core.room_errors import EnvelopeDecodeError, RoomUsageError
+from hearth_core.room_state import Envelope, encode_envelope
 
 PROFILE_VERSION = 0x81
 Pseudonym = Annotated[
@@ -40,13 +43,33 @@ class Profile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 _DECODER = msgspec.msgpack.Decoder(Profile)
 
 
+T = TypeVar("T")
+
+
+def checked(make: Callable[[], T]) -> T:
+    """``make()``, with the core's RoomUsageError (bad local input) as ClientUsageError."""
+    try:
+        return make()
+    except RoomUsageError as exc:
+        raise ClientUsageError(str(exc)) from exc
+
+
+def plaintext(envelope: Envelope) -> bytes:
+    """A room_state envelope's plaintext (hearth_core.room_state); ClientUsageError if invalid."""
+    return checked(lambda: encode_envelope(envelope))
+
+
 def is_profile(plaintext: bytes) -> bool:
     return bool(plaintext) and plaintext[0] == PROFILE_VERSION
 
 
 def encode_profile(pseudonym: str) -> bytes:
+    """The announcement of ``pseudonym``; an invalid one raises ClientUsageError."""
     data = bytes([PROFILE_VERSION]) + msgspec.msgpack.encode(Profile(pseudonym))
-    decode_profile(data)  # what this writes, every reader accepts
+    try:
+        decode_profile(data)  # what this writes, every reader accepts
+    except EnvelopeDecodeError as exc:
+        raise ClientUsageError(f"pseudonym: {exc}") from exc
     return data
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hearth_client import events as ev
-from hearth_client.errors import InvalidInviteError
+from hearth_client.errors import ClientUsageError, InvalidInviteError
 from hearth_client.room_session import RoomSession, fingerprint_of
 from hearth_core.frames import InviteCreated
 from hearth_core.room_roles import Role
@@ -111,6 +111,20 @@ def room_info(session: RoomSession, unread: int = 0) -> RoomInfo:
     )
 
 
+def member_fingerprint(session: RoomSession, identity: bytes | None) -> str:
+    """The fingerprint of a member (``None``: our own), from its leaf's signature key."""
+    me = session.me if identity is None else identity
+    if session.group is None:
+        if me != session.me:
+            raise ClientUsageError("not in the room's group yet")
+        return fingerprint_of(session.membership.signature_public_key)
+    roster = session.roster()
+    for index, candidate in roster.identities.items():
+        if candidate == me:
+            return fingerprint_of(roster.signature_keys[index])
+    raise ClientUsageError("no such member in the room")
+
+
 def member_views(session: RoomSession) -> list[MemberView]:
     """The group's members (RFC 9420 §7.2 leaves) with what the room said about them."""
     if session.group is None:
@@ -135,6 +149,7 @@ __all__ = [
     "MemberView",
     "RoomInfo",
     "SentMessage",
+    "member_fingerprint",
     "member_views",
     "parse_invite",
     "room_info",

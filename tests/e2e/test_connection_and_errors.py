@@ -15,6 +15,7 @@ from hearth_client import events as ev
 from hearth_client.connection import Connection
 from hearth_client.engine import Engine, parse_invite
 from hearth_client.errors import (
+    ClientUsageError,
     InvalidInviteError,
     InviteRefusedError,
     NotConnectedError,
@@ -129,3 +130,29 @@ async def test_server_down_gives_a_clear_error_then_connects(
     finally:
         await engine.close()
     assert engine.connection_state is ev.ConnectionState.OFFLINE
+
+
+async def test_bad_local_input_is_a_usage_error_and_sends_nothing(engines: object) -> None:
+    make = engines
+    engine, recorder = await make("alice")  # type: ignore[operator]
+    with pytest.raises(ClientUsageError):
+        await engine.create_room("", pseudonym="river-runs-deep")  # blank name
+    with pytest.raises(ClientUsageError, match="pseudonym"):
+        await engine.create_room("circle", pseudonym="x" * 65)
+    assert engine.rooms() == []  # nothing was created
+    room = (await engine.create_room("circle", pseudonym="river-runs-deep")).room
+    with pytest.raises(ClientUsageError, match="no such room"):
+        await engine.send("Qm9vdGgxMjM0NTY3ODkwYW", "hello")
+    for bad in ["", "   ", "bell \x07", "override \u202e", "x" * 4001]:
+        with pytest.raises(ClientUsageError):
+            await engine.send(room, bad)
+    with pytest.raises(ClientUsageError, match="member id"):
+        await engine.remove(room, "not-a-member-id")
+    with pytest.raises(ClientUsageError, match="not in the room"):
+        await engine.remove(room, "A" * 43)
+    with pytest.raises(ClientUsageError, match="name"):
+        await engine.set_room_state(room, name="two\nlines")
+    sent = await engine.send(room, "the only message")
+    await recorder.until(lambda: len(recorder.messages(room)) == 1)
+    assert [m.text for m in recorder.messages(room)] == ["the only message"]
+    assert sent.seq == recorder.messages(room)[0].seq
