@@ -11,10 +11,10 @@ import pytest
 from textual.widgets import RichLog
 
 from hearth_client import events as ev
+from hearth_client.errors import ClientUsageError
 from hearth_client.sanitize import clean, one_line
 from hearth_client.tui.app import HearthApp
 from hearth_client.tui.render import message_line
-from hearth_core.room_errors import RoomUsageError
 from hearth_core.room_roles import Role
 from hearth_core.room_state import ENVELOPE_VERSION, Chat
 
@@ -94,7 +94,7 @@ async def test_markup_from_a_peer_is_shown_literally_and_not_run(
         assert app.is_running  # "[@click=app.quit]" did nothing
 
         # The peer's own engine refuses control characters...
-        with pytest.raises(RoomUsageError):
+        with pytest.raises(ClientUsageError, match="invalid envelope"):
             await peer.send(info.room, "hi \x1b[2J")
         # ...and a rogue peer that skips its checks is refused by ours: never displayed.
         rogue = bytes([ENVELOPE_VERSION]) + msgspec.msgpack.encode(Chat(text=NASTY))
