@@ -16,6 +16,7 @@ from .test_terminal_support import (  # noqa: F401 (fixtures)
     ServerHandle,
     config,
     engines,
+    hearth,
     hearth_env,
     server,
     server_logs,
@@ -98,3 +99,15 @@ async def test_plain_mode_talks_line_by_line(
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+async def test_plain_mode_wrong_passphrase_is_one_line_and_exit_3(
+    server: ServerHandle, tmp_path: Path
+) -> None:
+    home = tmp_path / "me"
+    made = await hearth(home, "--server", server.url, "init")
+    assert made.code == 0, made.err
+    wrong = await hearth(home, "--plain", passphrase="not the passphrase")
+    assert wrong.code == 3
+    assert wrong.err.strip() == "hearth: error: wrong passphrase"
+    assert wrong.out == ""

@@ -148,7 +148,9 @@ class HearthApp(App[int]):
 
     def on_mount(self) -> None:
         self.set_status("locked")
-        if self.initial_passphrase is not None:
+        if self.initial_passphrase is not None and (
+            self.server_override or profile_exists(self.home)
+        ):
             self.unlock(self.server_override or "", self.initial_passphrase)
         else:
             self._ask_passphrase()
