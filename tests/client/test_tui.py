@@ -286,3 +286,25 @@ async def test_a_wrong_passphrase_from_the_environment_asks_on_screen(
         await pilot.press("enter")
         await online(pilot, app)
         assert not isinstance(app.screen, UnlockScreen)
+
+
+async def test_facilitator_bans_a_member(
+    server: ServerHandle, engines: Any, tmp_path: Path
+) -> None:
+    app = make_app(tmp_path / "alice", server)
+    dave, _recorder = await engines("dave")
+    async with app.run_test(size=SIZE) as pilot:
+        await online(pilot, app)
+        await type_line(pilot, app, "/create circle alice")
+        await until(pilot, lambda: app.current is not None)
+        room = app.current
+        assert room is not None
+        assert app.engine is not None
+        invite = await app.engine.create_invite(room)
+        await dave.join(invite.code, pseudonym="dave")
+        await until(pilot, lambda: "dave" in app.members_text)
+        await type_line(pilot, app, "/ban dave")
+        await until(pilot, lambda: shows(app, "banned dave"), explain=app.timeline_text)
+        await until(pilot, lambda: "dave" not in app.members_text, explain=app.timeline_text)
+        await until(pilot, lambda: shows(app, "dave was removed"), explain=app.timeline_text)
+        # (the banned member's own engine is not told: reported as an engine/server gap)
