@@ -53,10 +53,12 @@ class ServerConfig:
     page_size: int = 256
     max_identities: int = 32
     max_rooms: int = 64
+    max_connections: int = 10_000
     outbox_frames: int = 1024
     outbox_bytes: int = 8 * 1024 * 1024
     # timing (seconds)
     hello_timeout: float = 10.0
+    auth_timeout: float = 30.0
     close_timeout: float = 10.0
     ping_interval: float = 20.0
     ping_timeout: float = 20.0
@@ -86,9 +88,11 @@ class ServerConfig:
             "page_size",
             "max_identities",
             "max_rooms",
+            "max_connections",
             "outbox_frames",
             "outbox_bytes",
             "hello_timeout",
+            "auth_timeout",
             "close_timeout",
             "commit_batch",
             "purge_interval",

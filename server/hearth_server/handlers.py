@@ -128,7 +128,7 @@ async def hello(hub: Hub, session: Session, frame: HelloFrame) -> None:
             version=session.version,
             nonce=session.nonce,
             limits=hub.limits,
-            ds_key=hub.ds_public or None,
+            ds_key=hub.ds_public,
         )
     )
 
@@ -139,7 +139,12 @@ async def auth(hub: Hub, session: Session, frame: Auth) -> None:
         if len(session.identities) >= hub.config.max_identities:
             raise RequestError(ErrorCode.LIMIT_EXCEEDED, "too many identities on this connection")
         try:
-            verify_challenge(frame.identity, session.nonce, frame.signature)
+            verify_challenge(
+                ds_key=hub.ds_public,
+                nonce=session.nonce,
+                identity=frame.identity,
+                signature=frame.signature,
+            )
         except AuthError:
             raise RequestError(ErrorCode.BAD_SIGNATURE, "the signature does not verify") from None
         session.identities.add(frame.identity)
