@@ -165,12 +165,16 @@ class HearthServer:
     # ------------------------------------------------------------ background
 
     async def purge_now(self) -> int:
-        """Apply retention once (protocol.md §10); return how many messages went."""
+        """Apply retention once (protocol.md §10) and drop idle rooms from memory;
+        return how many messages went."""
         removed = await self.store.purge_expired(self.clock_ms())
         if removed:
             self.metrics.purged.inc(removed)
             self.log.info("purged", count=removed)
         self.hub.prune_buckets()
+        evicted = self.hub.rooms.evict()
+        if evicted:
+            self.log.debug("rooms_evicted", count=evicted)
         return removed
 
     async def _purge_loop(self) -> None:

@@ -50,7 +50,7 @@ from hearth_server import mls_handlers as mls
 from hearth_server.errors import RequestError, StoreError
 from hearth_server.hooks import Decision, JoinEvent, SendEvent
 from hearth_server.hub import Hub
-from hearth_server.rooms import Room
+from hearth_server.rooms import Room, append_tracked
 from hearth_server.session import Session
 from hearth_server.storage import (
     AppendResult,
@@ -296,6 +296,7 @@ async def subscribe(hub: Hub, session: Session, frame: Subscribe) -> None:
     """protocol.md §4.6 and §9: history after ``after``, then live, no gap, no duplicate."""
     session.require_identity(frame.identity)
     session.check_bind(frame.room, frame.identity)
+    record = await hub.store.get_room(frame.room)  # before load: nothing awaits until bind
     room = await hub.rooms.load(frame.room)
     member = room.members.get(frame.identity) if room is not None else None
     if room is None or member is None:
@@ -304,7 +305,6 @@ async def subscribe(hub: Hub, session: Session, frame: Subscribe) -> None:
         raise RequestError(ErrorCode.NOT_ADMITTED, "still in the waiting room", room=room.id)
     if frame.after > room.head:
         raise RequestError(ErrorCode.CURSOR_AHEAD, f"the room's head is {room.head}", room=room.id)
-    record = await hub.store.get_room(room.id)
     purged = record.purged_through if record is not None else 0
     session.bind(room, frame.identity)
     session.send(
@@ -380,8 +380,8 @@ async def send(hub: Hub, session: Session, frame: Send) -> None:
         metrics.deliveries.inc(room.publish(result.seq, data))
 
     try:
-        hub.store.append_nowait(
-            NewMessage(room.id, sender, frame.id, frame.payload, meta), committed
+        append_tracked(
+            hub.store, room, NewMessage(room.id, sender, frame.id, frame.payload, meta), committed
         )
     except StoreError:
         raise RequestError(ErrorCode.SHUTTING_DOWN, "the server is shutting down") from None

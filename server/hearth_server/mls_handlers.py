@@ -63,7 +63,7 @@ from hearth_mls.group_info import GroupInfo
 from hearth_mls.proposals import Remove
 from hearth_server.errors import RequestError, StoreError
 from hearth_server.hub import Hub
-from hearth_server.rooms import Room
+from hearth_server.rooms import Room, append_tracked
 from hearth_server.session import Session
 from hearth_server.storage import (
     AppendResult,
@@ -504,7 +504,7 @@ async def send_mls(hub: Hub, session: Session, frame: Send, room: Room, sender: 
         hub.metrics.deliveries.inc(room.publish(result.seq, data))
 
     try:
-        hub.store.append_nowait(msg, committed)
+        append_tracked(hub.store, room, msg, committed)
     except StoreError:
         raise RequestError(ErrorCode.SHUTTING_DOWN, "the server is shutting down") from None
 
