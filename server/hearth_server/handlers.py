@@ -12,7 +12,6 @@ from hearth_core.codec import encode_frame
 from hearth_core.errors import AuthError, CloseCode, ErrorCode
 from hearth_core.frames import (
     SUPPORTED_VERSIONS,
-    Ack,
     Admit,
     Auth,
     Authed,
@@ -26,12 +25,10 @@ from hearth_core.frames import (
     Joined,
     Leave,
     MemberChange,
-    MemberInfo,
     MemberList,
     Members,
     MemberTyping,
     MemberUpdate,
-    Message,
     Ok,
     RequestRemoval,
     RevokeInvite,
@@ -50,10 +47,9 @@ from hearth_server import mls_handlers as mls
 from hearth_server.errors import RequestError, StoreError
 from hearth_server.hooks import Decision, JoinEvent, SendEvent
 from hearth_server.hub import Hub
-from hearth_server.rooms import Room, append_tracked
+from hearth_server.rooms import Room
 from hearth_server.session import Session
 from hearth_server.storage import (
-    AppendResult,
     InviteRecord,
     MemberRecord,
     NewMessage,
@@ -61,16 +57,6 @@ from hearth_server.storage import (
 )
 
 Handler = Callable[[Hub, Session, Any], Awaitable[None]]
-
-
-def _info(member: MemberRecord, room: Room) -> MemberInfo:
-    return MemberInfo(
-        identity=member.identity,
-        pseudonym=member.pseudonym,
-        role=member.role,
-        status=member.status,
-        online=room.online.get(member.identity, 0) > 0,
-    )
 
 
 def _bound(hub: Hub, session: Session, room_id: str) -> tuple[Room, MemberRecord]:
@@ -242,7 +228,7 @@ async def join(hub: Hub, session: Session, frame: Join) -> None:
         update = MemberUpdate(
             room=room.id,
             change=MemberChange.WAITING if waiting else MemberChange.JOINED,
-            member=_info(member, room),
+            member=room.info(member),
         )
         room.broadcast(encode_frame(update), skip=member.identity, staff_only=waiting)
 
@@ -263,7 +249,7 @@ async def admit(hub: Hub, session: Session, frame: Admit) -> None:
         raise RequestError(ErrorCode.NO_SUCH_MEMBER, "no such waiting member", room=room.id)
     room.members[admitted.identity] = admitted
     data = encode_frame(
-        MemberUpdate(room=room.id, change=MemberChange.ADMITTED, member=_info(admitted, room))
+        MemberUpdate(room=room.id, change=MemberChange.ADMITTED, member=room.info(admitted))
     )
     room.broadcast(data)
     for other in room.bound.get(admitted.identity, set()):
@@ -282,9 +268,7 @@ async def leave(hub: Hub, session: Session, frame: Leave) -> None:
     for other in list(room.bound.get(member.identity, set())):
         other.unbind(room)
     room.broadcast(
-        encode_frame(
-            MemberUpdate(room=room.id, change=MemberChange.LEFT, member=_info(member, room))
-        )
+        encode_frame(MemberUpdate(room=room.id, change=MemberChange.LEFT, member=room.info(member)))
     )
     session.send(Ok(ref=frame.ref))
 
@@ -344,47 +328,8 @@ async def send(hub: Hub, session: Session, frame: Send) -> None:
     if room.group is not None:
         await mls.send_mls(hub, session, frame, room, member.identity)
         return
-    ref, sender, meta = frame.ref, member.identity, frame.meta
-    metrics = hub.metrics
-
-    def committed(result: AppendResult | StoreError) -> None:
-        if isinstance(result, StoreError):
-            session.send_error(
-                ErrorCode.INTERNAL, "the message was not stored", ref=ref, room=room.id
-            )
-            return
-        session.send(
-            Ack(
-                ref=ref,
-                room=room.id,
-                id=result.client_id,
-                seq=result.seq,
-                ts=result.ts,
-                duplicate=result.duplicate,
-            )
-        )
-        if result.duplicate:
-            metrics.duplicates.inc()
-            return
-        metrics.stored.inc()
-        data = encode_frame(
-            Message(
-                room=room.id,
-                seq=result.seq,
-                sender=sender,
-                ts=result.ts,
-                payload=frame.payload,
-                meta=meta,
-            )
-        )
-        metrics.deliveries.inc(room.publish(result.seq, data))
-
-    try:
-        append_tracked(
-            hub.store, room, NewMessage(room.id, sender, frame.id, frame.payload, meta), committed
-        )
-    except StoreError:
-        raise RequestError(ErrorCode.SHUTTING_DOWN, "the server is shutting down") from None
+    message = NewMessage(room.id, member.identity, frame.id, frame.payload, frame.meta)
+    session.store_message(room, message, frame.ref)
 
 
 # ---------------------------------------------------------------- members (§4.8)
@@ -395,7 +340,7 @@ async def members(hub: Hub, session: Session, frame: Members) -> None:
     room, member = _admitted(hub, session, frame.room)
     staff = may(member.role, RoomAction.SEE_WAITING)
     listed = [
-        _info(m, room) for m in room.members.values() if staff or m.status is MemberStatus.MEMBER
+        room.info(m) for m in room.members.values() if staff or m.status is MemberStatus.MEMBER
     ]
     session.send(MemberList(ref=frame.ref, room=room.id, members=listed))
 

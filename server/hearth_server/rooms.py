@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from hearth_core.frames import MemberInfo
 from hearth_core.public_group import PublicGroup
 from hearth_core.rules import MemberStatus, Role, RoomAction, may
 from hearth_server.errors import StoreError
@@ -125,6 +126,16 @@ class Room:
                 if member is None or not may(member.role, RoomAction.SEE_WAITING):
                     continue
             sub.session.outbox.push(data)
+
+    def info(self, member: MemberRecord) -> MemberInfo:
+        """A member as ``members`` and ``member_update`` show it (protocol.md §4.8)."""
+        return MemberInfo(
+            identity=member.identity,
+            pseudonym=member.pseudonym,
+            role=member.role,
+            status=member.status,
+            online=self.online.get(member.identity, 0) > 0,
+        )
 
     def is_admitted(self, identity: bytes) -> bool:
         """True for an admitted member."""
