@@ -5,6 +5,10 @@ decode, a binary message, a frame before ``hello`` or over the connection's fram
 rate gets an ``error`` frame and the connection keeps going. Handlers for one
 connection run one after another, in arrival order; ``send`` never waits for storage
 (its acknowledgement follows the commit), so a client may pipeline sends.
+
+A connection must say ``hello`` within ``hello_timeout`` (close 4001) and then
+authenticate a first identity within ``auth_timeout`` (close 4003, protocol.md §3.2,
+§6); only the waits for messages are timed, never a handler.
 """
 
 from __future__ import annotations
