@@ -116,40 +116,78 @@ async def test_rooms_beyond_rooms_cached_go_least_recently_used_first(
         await second.close()
 
 
-async def test_a_room_with_an_uncommitted_write_stays(tmp_path: Path) -> None:
-    """The commit callback of a queued write fans out to the Room that queued it."""
-    store = SqliteStore(tmp_path / "hearth.db", clock_ms=lambda: 1)
-    await store.open()
+CREATOR = b"i" * 32
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    """A real SQLite store holding rooms ``aaa...`` and ``bbb...``."""
+    sqlite = SqliteStore(tmp_path / "hearth.db", clock_ms=lambda: 1)
+    await sqlite.open()
     try:
-        record = RoomRecord("r" * 22, 1, b"", False, None)
-        creator = MemberRecord(
-            record.id, b"i" * 32, "river", Role.FACILITATOR, MemberStatus.MEMBER, 1
-        )
-        await store.create_room(record, creator)
-        registry = RoomRegistry(store, idle_after=0.0, keep=10)
-        room = await registry.load(record.id)
-        assert room is not None
-        results: list[AppendResult | StoreError] = []
-        committed = asyncio.Event()
-
-        def done(result: AppendResult | StoreError) -> None:
-            results.append(result)
-            committed.set()
-
-        message = NewMessage(record.id, creator.identity, "m1", payload(1), {})
-        append_tracked(store, room, message, done)
-        assert registry.evict() == 0  # nothing awaited since: the write is not committed
-        assert registry.cached(record.id) is room
-        async with asyncio.timeout(TIMEOUT):
-            await committed.wait()
-        assert isinstance(results[0], AppendResult)
-        assert registry.evict() == 1
-        reloaded = await registry.load(record.id)
-        assert reloaded is not None
-        assert reloaded is not room
-        assert reloaded.head == 1
+        for room_id in ("a" * 22, "b" * 22):
+            record = RoomRecord(room_id, 1, b"", False, None)
+            creator = MemberRecord(
+                room_id, CREATOR, "river", Role.FACILITATOR, MemberStatus.MEMBER, 1
+            )
+            await sqlite.create_room(record, creator)
+        yield sqlite
     finally:
-        await store.close()
+        await sqlite.close()
+
+
+async def test_a_room_with_an_uncommitted_write_stays(store: SqliteStore) -> None:
+    """The commit callback of a queued write fans out to the Room that queued it."""
+    registry = RoomRegistry(store, idle_after=0.0, keep=10)
+    room = await registry.load("a" * 22)
+    assert room is not None
+    results: list[AppendResult | StoreError] = []
+    committed = asyncio.Event()
+
+    def done(result: AppendResult | StoreError) -> None:
+        results.append(result)
+        committed.set()
+
+    append_tracked(store, room, NewMessage(room.id, CREATOR, "m1", payload(1), {}), done)
+    assert registry.evict() == 0  # nothing awaited since: the write is not committed
+    assert registry.cached(room.id) is room
+    async with asyncio.timeout(TIMEOUT):
+        await committed.wait()
+    assert isinstance(results[0], AppendResult)
+    assert registry.evict() == 1
+    reloaded = await registry.load(room.id)
+    assert reloaded is not None
+    assert reloaded is not room
+    assert reloaded.head == 1
+
+
+async def test_a_room_in_a_handshake_stays(store: SqliteStore) -> None:
+    registry = RoomRegistry(store, idle_after=0.0, keep=10)
+    room = await registry.load("a" * 22)
+    assert room is not None
+    async with room.handshake_lock:
+        assert registry.evict() == 0
+    assert registry.evict() == 1
+
+
+async def test_a_room_just_loaded_is_kept_over_the_cap(store: SqliteStore) -> None:
+    """With ``keep`` reached by rooms in use, loading another exceeds the cap rather
+    than dropping the room the caller is about to bind."""
+    evicted: list[int] = []
+    registry = RoomRegistry(store, idle_after=3600.0, keep=1, on_evict=evicted.append)
+    busy = await registry.load("a" * 22)
+    assert busy is not None
+    busy.writes += 1  # a write awaiting its commit: in use
+    loaded = await registry.load("b" * 22)
+    assert loaded is not None
+    assert registry.cached("b" * 22) is loaded
+    assert len(registry) == 2
+    assert evicted == []
+    # The next pass drops the least recently used quiescent room to honour the cap.
+    assert registry.evict() == 1
+    assert registry.cached("a" * 22) is busy
+    assert evicted == [1]
+    busy.writes -= 1
 
 
 async def test_an_evicted_mls_room_continues_its_group(evicting_server: HearthServer) -> None:
