@@ -459,9 +459,15 @@ class Keystore:
         assert salt is not None
         k = kdf
         kdf_part = struct.pack(
-            ">8sHBIII16s", _MAGIC, FORMAT_VERSION, _KDF_ARGON2ID, k.iterations, k.memory_kib,
-            k.lanes, salt,
-        )  # fmt: skip
+            ">8sHBIII16s",
+            _MAGIC,
+            FORMAT_VERSION,
+            _KDF_ARGON2ID,
+            k.iterations,
+            k.memory_kib,
+            k.lanes,
+            salt,
+        )
         verifier = _hkdf(kek, None, b"verifier", 16)
         wrap_nonce = os.urandom(12)
         wrapped = _seal(kek, wrap_nonce, self._dek, kdf_part)

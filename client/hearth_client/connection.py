@@ -1,0 +1,271 @@
+"""The engine's websocket to its server: hello, auth, requests by ``ref``, reconnect.
+
+protocol.md §3 (hello, per-identity auth), §2.3 (``ref`` matching) and §4.6
+(resume). One :class:`Connection` owns one websocket at a time and reconnects
+with jittered exponential backoff through websockets' ``async for ws in
+connect(...)`` loop. After each (re)connect it says ``hello``, authenticates
+every identity the engine currently holds (one per room membership, so rooms
+stay unlinkable, protocol.md §3.2), then calls ``on_online`` in a task so the
+engine can re-subscribe each room from its last sequence.
+
+Frames that answer a request (they carry its ``ref``) resolve that request's
+future; every other frame goes, in arrival order, to the synchronous
+``on_frame`` callback. ``on_frame`` runs in the reader loop, so it must not
+await: it processes MLS messages inline (keeping room order) and spawns tasks
+for follow-up requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import random
+from collections.abc import Awaitable, Callable, Generator, Iterable
+from typing import Any
+
+import msgspec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from hearth_client.errors import InviteRefusedError, NotConnectedError, ServerRefusedError
+from hearth_client.events import ConnectionState
+from hearth_core.auth import sign_challenge
+from hearth_core.codec import decode_server_frame, encode_frame
+from hearth_core.errors import FrameError
+from hearth_core.frames import Auth, Error, Hello, ServerFrame, ServerHello
+
+log = logging.getLogger("hearth_client.connection")
+
+_INVITE_CODES = frozenset(
+    {"invite_invalid", "invite_expired", "invite_revoked", "invite_exhausted"}
+)
+MAX_FRAME = 2 * 1024 * 1024
+
+
+def backoff_delays(
+    initial: float = 0.1, maximum: float = 30.0, factor: float = 2.0
+) -> Callable[[], Generator[float]]:
+    """Jittered exponential reconnect delays (full jitter) for websockets' ``connect``."""
+
+    def delays() -> Generator[float]:
+        delay = initial
+        while True:
+            yield random.uniform(delay / 2, delay)
+            delay = min(maximum, delay * factor)
+
+    return delays
+
+
+def refused(frame: Error) -> ServerRefusedError:
+    """The exception for an ``error`` answer (protocol.md §5)."""
+    code = str(frame.code)
+    if code in _INVITE_CODES:
+        return InviteRefusedError(code, frame.message)
+    return ServerRefusedError(code, frame.message)
+
+
+class Connection:
+    """One logical connection to a Hearth server that survives reconnects."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        identities: Callable[[], Iterable[Ed25519PrivateKey]],
+        on_frame: Callable[[ServerFrame], None],
+        on_online: Callable[[], Awaitable[None]],
+        on_state: Callable[[ConnectionState, str], None],
+        reconnect_delays: Callable[[], Generator[float]] | None = None,
+        open_timeout: float = 10.0,
+    ) -> None:
+        self.url = url
+        self._identities = identities
+        self._on_frame = on_frame
+        self._on_online = on_online
+        self._on_state = on_state
+        self._delays = reconnect_delays or backoff_delays()
+        self._open_timeout = open_timeout
+        self._refs = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[ServerFrame]] = {}
+        self._ws: ClientConnection | None = None
+        self._authed: set[bytes] = set()
+        self._online = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._online_task: asyncio.Task[None] | None = None
+        self.server_hello: ServerHello | None = None
+        self.state = ConnectionState.OFFLINE
+        self._closing = False
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._task is None:
+            self._set_state(ConnectionState.CONNECTING)
+            self._task = asyncio.create_task(self._run(), name="hearth-connection")
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._online_task is not None:
+            self._online_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._online_task
+        self._fail_pending("the engine is closing")
+        self._set_state(ConnectionState.OFFLINE)
+
+    async def wait_online(self, timeout: float) -> None:  # noqa: ASYNC109
+        try:
+            async with asyncio.timeout(timeout):
+                await self._online.wait()
+        except TimeoutError as exc:
+            raise NotConnectedError(f"not connected to {self.url} after {timeout} s") from exc
+
+    @property
+    def online(self) -> bool:
+        return self._online.is_set()
+
+    def _set_state(self, state: ConnectionState, detail: str = "") -> None:
+        if state is not self.state:
+            self.state = state
+            self._on_state(state, detail)
+
+    def _fail_pending(self, why: str) -> None:
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(NotConnectedError(why))
+        self._pending.clear()
+
+    async def _run(self) -> None:
+        async for ws in connect(
+            self.url,
+            compression=None,
+            open_timeout=self._open_timeout,
+            max_size=MAX_FRAME,
+            reconnect_delays=self._delays,
+        ):
+            try:
+                await self._session(ws)
+            except ConnectionClosed as exc:
+                detail = f"connection closed ({exc.rcvd.code if exc.rcvd else 'no close frame'})"
+            except (FrameError, TimeoutError) as exc:
+                detail = f"protocol failure: {exc}"
+                await ws.close()
+            else:
+                detail = "connection closed"
+            self._ws = None
+            self._online.clear()
+            if self._online_task is not None:
+                self._online_task.cancel()
+                self._online_task = None
+            self._fail_pending(detail)
+            if self._closing:
+                return
+            self._set_state(ConnectionState.RECONNECTING, detail)
+
+    async def _session(self, ws: ClientConnection) -> None:
+        await ws.send(encode_frame(Hello(versions=[1])), text=True)
+        async with asyncio.timeout(self._open_timeout):
+            first = decode_server_frame(await ws.recv(decode=False))
+        if not isinstance(first, ServerHello):
+            raise FrameError(getattr(first, "code", "hello_required"), "no server_hello")  # type: ignore[arg-type]
+        self.server_hello = first
+        self._ws = ws
+        self._authed = set()
+        self._online_task = asyncio.create_task(self._go_online(), name="hearth-online")
+        async for raw in ws:
+            frame = decode_server_frame(raw)
+            ref = getattr(frame, "ref", None)
+            if ref is not None and ref in self._pending:
+                future = self._pending.pop(ref)
+                if not future.done():
+                    future.set_result(frame)
+                continue
+            try:
+                self._on_frame(frame)
+            except Exception:  # a bug in a handler must not kill the connection
+                log.exception("frame handler failed for a %s frame", type(frame).__name__)
+
+    async def _go_online(self) -> None:
+        try:
+            for key in list(self._identities()):
+                try:
+                    await self.authenticate(key)
+                except ServerRefusedError as exc:  # e.g. limit_exceeded (protocol.md §3.2)
+                    log.warning("an identity was not authenticated: %s", exc.code)
+            await self._on_online()
+        except NotConnectedError:
+            # The socket dropped while going online; the reader loop reconnects.
+            log.info("connection lost while going online")
+            ws = self._ws
+            if ws is not None:
+                await ws.close()
+            return
+        self._online.set()
+        self._set_state(ConnectionState.ONLINE)
+
+    # --- requests --------------------------------------------------------------------
+
+    async def authenticate(self, key: Ed25519PrivateKey) -> None:
+        """Authenticate one membership's identity on the current websocket (§3.2)."""
+        if self.server_hello is None:
+            raise NotConnectedError("no server_hello yet")
+        identity, signature = sign_challenge(key, self.server_hello.nonce)
+        if identity in self._authed:
+            return
+        await self.request(Auth(identity=identity, signature=signature), wait_online=False)
+        self._authed.add(identity)
+
+    async def request(
+        self,
+        frame: Any,
+        *,
+        timeout: float = 20.0,  # noqa: ASYNC109
+        wait_online: bool = True,
+    ) -> ServerFrame:
+        """Send ``frame`` with a fresh ``ref``; return the answer or raise ServerRefusedError.
+
+        Waits for the connection to be online (unless ``wait_online`` is False, used
+        while going online). A connection lost before the answer raises
+        NotConnectedError: the caller decides whether retrying is safe (``send``
+        and ``commit`` carry client ids, so they are, protocol.md §8.3).
+        """
+        if wait_online and not self._online.is_set():
+            await self.wait_online(timeout)
+        ws = self._ws
+        if ws is None:
+            raise NotConnectedError("not connected")
+        ref = next(self._refs)
+        frame = msgspec.structs.replace(frame, ref=ref)
+        future: asyncio.Future[ServerFrame] = asyncio.get_running_loop().create_future()
+        self._pending[ref] = future
+        try:
+            await ws.send(encode_frame(frame), text=True)
+            async with asyncio.timeout(timeout):
+                answer = await future
+        except ConnectionClosed as exc:
+            raise NotConnectedError("connection lost while sending") from exc
+        except TimeoutError as exc:
+            raise NotConnectedError(f"no answer within {timeout} s") from exc
+        finally:
+            self._pending.pop(ref, None)
+        if isinstance(answer, Error):
+            raise refused(answer)
+        return answer
+
+    async def send(self, frame: msgspec.Struct) -> None:
+        """Send a frame that has no answer (``typing``); dropped while offline."""
+        ws = self._ws
+        if ws is None or not self._online.is_set():
+            return
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send(encode_frame(frame), text=True)
+
+
+__all__ = ["Connection", "backoff_delays", "refused"]
