@@ -34,7 +34,7 @@ from hearth_client.errors import InviteRefusedError, NotConnectedError, ServerRe
 from hearth_client.events import ConnectionState
 from hearth_core.auth import sign_challenge
 from hearth_core.codec import decode_server_frame, encode_frame
-from hearth_core.errors import FrameError
+from hearth_core.errors import ErrorCode, FrameError
 from hearth_core.frames import Auth, Error, Hello, ServerFrame, ServerHello
 
 log = logging.getLogger("hearth_client.connection")
@@ -175,6 +175,10 @@ class Connection:
             first = decode_server_frame(await ws.recv(decode=False))
         if not isinstance(first, ServerHello):
             raise FrameError(getattr(first, "code", "hello_required"), "no server_hello")  # type: ignore[arg-type]
+        if first.ds_key is None:
+            raise FrameError(
+                ErrorCode.HELLO_REQUIRED, "server_hello without ds_key (protocol.md §3.2)"
+            )
         self.server_hello = first
         self._ws = ws
         self._authed = set()
@@ -216,7 +220,10 @@ class Connection:
         """Authenticate one membership's identity on the current websocket (§3.2)."""
         if self.server_hello is None:
             raise NotConnectedError("no server_hello yet")
-        identity, signature = sign_challenge(key, self.server_hello.nonce)
+        ds_key = self.server_hello.ds_key
+        if ds_key is None:
+            raise NotConnectedError("server_hello without ds_key")
+        identity, signature = sign_challenge(key, ds_key=ds_key, nonce=self.server_hello.nonce)
         if identity in self._authed:
             return
         await self.request(Auth(identity=identity, signature=signature), wait_online=False)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import typing
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -25,6 +25,7 @@ from hearth_core.frames import ClientFrame, ServerFrame
 _CLIENT_DECODER: msgspec.json.Decoder[ClientFrame] = msgspec.json.Decoder(ClientFrame)
 _SERVER_DECODER: msgspec.json.Decoder[ServerFrame] = msgspec.json.Decoder(ServerFrame)
 _ENCODER = msgspec.json.Encoder()
+_T = TypeVar("_T")
 
 _AT = re.compile(r" - at `(?P<path>[^`]*)`$")
 _NAMED = re.compile(r"`(?P<name>[^`]+)`")
@@ -37,18 +38,18 @@ def encode_frame(frame: msgspec.Struct) -> bytes:
 
 def decode_client_frame(data: bytes | str) -> ClientFrame:
     """Decode a client frame or raise ``FrameError`` (protocol.md §5.1)."""
-    try:
-        return _CLIENT_DECODER.decode(data)
-    except msgspec.ValidationError as exc:
-        raise _validation_error(str(exc)) from None
-    except msgspec.DecodeError as exc:
-        raise FrameError(ErrorCode.BAD_JSON, f"malformed JSON: {exc}") from None
+    return _decode(_CLIENT_DECODER, data)
 
 
 def decode_server_frame(data: bytes | str) -> ServerFrame:
     """Decode a server frame or raise ``FrameError`` (used by clients and tests)."""
+    return _decode(_SERVER_DECODER, data)
+
+
+def _decode(decoder: msgspec.json.Decoder[_T], data: bytes | str) -> _T:
+    """``decoder.decode`` with msgspec's errors mapped to ``FrameError`` (protocol.md §5.1)."""
     try:
-        return _SERVER_DECODER.decode(data)
+        return decoder.decode(data)
     except msgspec.ValidationError as exc:
         raise _validation_error(str(exc)) from None
     except msgspec.DecodeError as exc:

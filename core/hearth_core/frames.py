@@ -284,7 +284,9 @@ class ServerHello(_Frame, tag="server_hello", kw_only=True, frozen=True):
     """protocol.md §4.1: the chosen version, the auth challenge nonce and the limits.
 
     ``ds_key`` is the server's Delivery Service signature key (Ed25519, RFC 9420
-    §12.1.8.1 external sender) that MLS rooms list in ``external_senders`` (§12.2).
+    §12.1.8.1 external sender) that MLS rooms list in ``external_senders`` (§12.2),
+    and which the auth transcript names (§3.2). The server always sends it; the
+    decoder accepts its absence so that a client can refuse with its own error.
     """
 
     version: Version

@@ -30,6 +30,9 @@ from hearth_server.metrics import Metrics
 from hearth_server.storage import Store
 from hearth_server.storage.sqlite import SqliteStore
 
+#: Seconds a client refused for ``max_connections`` is told to wait (``Retry-After``).
+RETRY_AFTER_FULL = 5
+
 
 def wall_clock_ms() -> int:
     """Milliseconds since the Unix epoch."""
@@ -162,12 +165,16 @@ class HearthServer:
     # ------------------------------------------------------------ background
 
     async def purge_now(self) -> int:
-        """Apply retention once (protocol.md §10); return how many messages went."""
+        """Apply retention once (protocol.md §10) and drop idle rooms from memory;
+        return how many messages went."""
         removed = await self.store.purge_expired(self.clock_ms())
         if removed:
             self.metrics.purged.inc(removed)
             self.log.info("purged", count=removed)
         self.hub.prune_buckets()
+        evicted = self.hub.rooms.evict()
+        if evicted:
+            self.log.debug("rooms_evicted", count=evicted)
         return removed
 
     async def _purge_loop(self) -> None:
@@ -198,4 +205,16 @@ class HearthServer:
             body, content_type = self.metrics.render(request.headers.get("Accept", ""))
             headers = Headers([("Content-Type", content_type), ("Content-Length", str(len(body)))])
             return Response(200, "OK", headers, body)
-        return None
+        return self._admit_websocket(conn)
+
+    def _admit_websocket(self, conn: ServerConnection) -> Response | None:
+        """protocol.md §2.1, §7: refuse the handshake with 503 while ``max_connections``
+        websockets are open. Exact: from here to the 101 response nothing yields, so a
+        connection accepted here is counted by the next handshake."""
+        if len(conn.server.connections) < self.config.max_connections:
+            return None
+        self.metrics.connections_refused.inc()
+        self.log.warning("connection_refused", reason="max_connections")
+        response = conn.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "too many connections\n")
+        response.headers["Retry-After"] = str(RETRY_AFTER_FULL)
+        return response

@@ -53,10 +53,12 @@ class ServerConfig:
     page_size: int = 256
     max_identities: int = 32
     max_rooms: int = 64
+    max_connections: int = 10_000
     outbox_frames: int = 1024
     outbox_bytes: int = 8 * 1024 * 1024
     # timing (seconds)
     hello_timeout: float = 10.0
+    auth_timeout: float = 30.0
     close_timeout: float = 10.0
     ping_interval: float = 20.0
     ping_timeout: float = 20.0
@@ -67,6 +69,9 @@ class ServerConfig:
     retention_default: int | None = 30 * DAY
     retention_max: int | None = 365 * DAY
     purge_interval: float = 60.0
+    # rooms in memory: idle ones are dropped and reloaded on use (rooms.py)
+    room_idle: float = 300.0
+    rooms_cached: int = 10_000
     # MLS Delivery Service (protocol.md §12.6)
     epoch_grace: float = 10.0
 
@@ -86,12 +91,15 @@ class ServerConfig:
             "page_size",
             "max_identities",
             "max_rooms",
+            "max_connections",
             "outbox_frames",
             "outbox_bytes",
             "hello_timeout",
+            "auth_timeout",
             "close_timeout",
             "commit_batch",
             "purge_interval",
+            "rooms_cached",
         ]
         for name in positive:
             if getattr(self, name) <= 0:
@@ -108,6 +116,8 @@ class ServerConfig:
             raise ConfigError("sqlite_synchronous must be FULL or NORMAL")
         if self.log_level not in ("debug", "info", "warning", "error"):
             raise ConfigError("log_level must be debug, info, warning or error")
+        if self.room_idle < 0:
+            raise ConfigError("room_idle must be at least 0 seconds")
         if not 0 <= self.epoch_grace <= 3600:
             raise ConfigError("epoch_grace must be between 0 and 3600 seconds")
         if self.page_size * 2 > self.outbox_frames:

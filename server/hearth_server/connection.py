@@ -5,6 +5,10 @@ decode, a binary message, a frame before ``hello`` or over the connection's fram
 rate gets an ``error`` frame and the connection keeps going. Handlers for one
 connection run one after another, in arrival order; ``send`` never waits for storage
 (its acknowledgement follows the commit), so a client may pipeline sends.
+
+A connection must say ``hello`` within ``hello_timeout`` (close 4001) and then
+authenticate a first identity within ``auth_timeout`` (close 4003, protocol.md §3.2,
+§6); only the waits for messages are timed, never a handler.
 """
 
 from __future__ import annotations
@@ -33,13 +37,7 @@ async def serve_connection(hub: Hub, ws: ServerConnection) -> None:
     writer = asyncio.create_task(session.outbox.run())
     hub.log.debug("connection_opened", conn=session.conn_id)
     try:
-        try:
-            async with asyncio.timeout(hub.config.hello_timeout):
-                while session.version is None:
-                    await _handle(hub, session, await ws.recv())
-        except TimeoutError:
-            hub.log.debug("hello_timeout", conn=session.conn_id, close_code=4001)
-            await ws.close(CloseCode.HELLO_TIMEOUT, "no hello in time")
+        if not await _handshake(hub, session, ws):
             return
         async for raw in ws:
             await _handle(hub, session, raw)
@@ -51,6 +49,35 @@ async def serve_connection(hub: Hub, ws: ServerConnection) -> None:
         hub.sessions.discard(session)
         hub.metrics.connections.dec()
         hub.log.debug("connection_closed", conn=session.conn_id, close_code=ws.close_code)
+
+
+async def _recv_until(ws: ServerConnection, deadline: float) -> str | bytes:
+    """The next message; ``TimeoutError`` at ``deadline`` (loop time). Only the wait is
+    bounded: a handler is never cancelled half way."""
+    async with asyncio.timeout_at(deadline):
+        return await ws.recv()
+
+
+async def _handshake(hub: Hub, session: Session, ws: ServerConnection) -> bool:
+    """Wait for ``hello`` within ``hello_timeout`` (close 4001), then for a first
+    authenticated identity within ``auth_timeout`` of ``server_hello`` (close 4003),
+    handling every frame meanwhile (protocol.md §3.1, §3.2, §6). False once closed."""
+    loop = asyncio.get_running_loop()
+    phases = (
+        ("hello", hub.config.hello_timeout, CloseCode.HELLO_TIMEOUT),
+        ("auth", hub.config.auth_timeout, CloseCode.AUTH_TIMEOUT),
+    )
+    for awaited, timeout, close_code in phases:
+        deadline = loop.time() + timeout
+        try:
+            while session.version is None if awaited == "hello" else not session.identities:
+                await _handle(hub, session, await _recv_until(ws, deadline))
+        except TimeoutError:
+            hub.metrics.handshake_timeouts.labels(awaited).inc()
+            hub.log.debug(f"{awaited}_timeout", conn=session.conn_id, close_code=int(close_code))
+            await ws.close(close_code, f"no {awaited} in time")
+            return False
+    return True
 
 
 async def _handle(hub: Hub, session: Session, raw: str | bytes) -> None:

@@ -12,7 +12,6 @@ from hearth_core.codec import encode_frame
 from hearth_core.errors import AuthError, CloseCode, ErrorCode
 from hearth_core.frames import (
     SUPPORTED_VERSIONS,
-    Ack,
     Admit,
     Auth,
     Authed,
@@ -26,12 +25,10 @@ from hearth_core.frames import (
     Joined,
     Leave,
     MemberChange,
-    MemberInfo,
     MemberList,
     Members,
     MemberTyping,
     MemberUpdate,
-    Message,
     Ok,
     RequestRemoval,
     RevokeInvite,
@@ -53,7 +50,6 @@ from hearth_server.hub import Hub
 from hearth_server.rooms import Room
 from hearth_server.session import Session
 from hearth_server.storage import (
-    AppendResult,
     InviteRecord,
     MemberRecord,
     NewMessage,
@@ -61,16 +57,6 @@ from hearth_server.storage import (
 )
 
 Handler = Callable[[Hub, Session, Any], Awaitable[None]]
-
-
-def _info(member: MemberRecord, room: Room) -> MemberInfo:
-    return MemberInfo(
-        identity=member.identity,
-        pseudonym=member.pseudonym,
-        role=member.role,
-        status=member.status,
-        online=room.online.get(member.identity, 0) > 0,
-    )
 
 
 def _bound(hub: Hub, session: Session, room_id: str) -> tuple[Room, MemberRecord]:
@@ -128,7 +114,7 @@ async def hello(hub: Hub, session: Session, frame: HelloFrame) -> None:
             version=session.version,
             nonce=session.nonce,
             limits=hub.limits,
-            ds_key=hub.ds_public or None,
+            ds_key=hub.ds_public,
         )
     )
 
@@ -139,7 +125,12 @@ async def auth(hub: Hub, session: Session, frame: Auth) -> None:
         if len(session.identities) >= hub.config.max_identities:
             raise RequestError(ErrorCode.LIMIT_EXCEEDED, "too many identities on this connection")
         try:
-            verify_challenge(frame.identity, session.nonce, frame.signature)
+            verify_challenge(
+                ds_key=hub.ds_public,
+                nonce=session.nonce,
+                identity=frame.identity,
+                signature=frame.signature,
+            )
         except AuthError:
             raise RequestError(ErrorCode.BAD_SIGNATURE, "the signature does not verify") from None
         session.identities.add(frame.identity)
@@ -237,7 +228,7 @@ async def join(hub: Hub, session: Session, frame: Join) -> None:
         update = MemberUpdate(
             room=room.id,
             change=MemberChange.WAITING if waiting else MemberChange.JOINED,
-            member=_info(member, room),
+            member=room.info(member),
         )
         room.broadcast(encode_frame(update), skip=member.identity, staff_only=waiting)
 
@@ -258,7 +249,7 @@ async def admit(hub: Hub, session: Session, frame: Admit) -> None:
         raise RequestError(ErrorCode.NO_SUCH_MEMBER, "no such waiting member", room=room.id)
     room.members[admitted.identity] = admitted
     data = encode_frame(
-        MemberUpdate(room=room.id, change=MemberChange.ADMITTED, member=_info(admitted, room))
+        MemberUpdate(room=room.id, change=MemberChange.ADMITTED, member=room.info(admitted))
     )
     room.broadcast(data)
     for other in room.bound.get(admitted.identity, set()):
@@ -277,9 +268,7 @@ async def leave(hub: Hub, session: Session, frame: Leave) -> None:
     for other in list(room.bound.get(member.identity, set())):
         other.unbind(room)
     room.broadcast(
-        encode_frame(
-            MemberUpdate(room=room.id, change=MemberChange.LEFT, member=_info(member, room))
-        )
+        encode_frame(MemberUpdate(room=room.id, change=MemberChange.LEFT, member=room.info(member)))
     )
     session.send(Ok(ref=frame.ref))
 
@@ -291,6 +280,7 @@ async def subscribe(hub: Hub, session: Session, frame: Subscribe) -> None:
     """protocol.md §4.6 and §9: history after ``after``, then live, no gap, no duplicate."""
     session.require_identity(frame.identity)
     session.check_bind(frame.room, frame.identity)
+    record = await hub.store.get_room(frame.room)  # before load: nothing awaits until bind
     room = await hub.rooms.load(frame.room)
     member = room.members.get(frame.identity) if room is not None else None
     if room is None or member is None:
@@ -299,7 +289,6 @@ async def subscribe(hub: Hub, session: Session, frame: Subscribe) -> None:
         raise RequestError(ErrorCode.NOT_ADMITTED, "still in the waiting room", room=room.id)
     if frame.after > room.head:
         raise RequestError(ErrorCode.CURSOR_AHEAD, f"the room's head is {room.head}", room=room.id)
-    record = await hub.store.get_room(room.id)
     purged = record.purged_through if record is not None else 0
     session.bind(room, frame.identity)
     session.send(
@@ -339,47 +328,8 @@ async def send(hub: Hub, session: Session, frame: Send) -> None:
     if room.group is not None:
         await mls.send_mls(hub, session, frame, room, member.identity)
         return
-    ref, sender, meta = frame.ref, member.identity, frame.meta
-    metrics = hub.metrics
-
-    def committed(result: AppendResult | StoreError) -> None:
-        if isinstance(result, StoreError):
-            session.send_error(
-                ErrorCode.INTERNAL, "the message was not stored", ref=ref, room=room.id
-            )
-            return
-        session.send(
-            Ack(
-                ref=ref,
-                room=room.id,
-                id=result.client_id,
-                seq=result.seq,
-                ts=result.ts,
-                duplicate=result.duplicate,
-            )
-        )
-        if result.duplicate:
-            metrics.duplicates.inc()
-            return
-        metrics.stored.inc()
-        data = encode_frame(
-            Message(
-                room=room.id,
-                seq=result.seq,
-                sender=sender,
-                ts=result.ts,
-                payload=frame.payload,
-                meta=meta,
-            )
-        )
-        metrics.deliveries.inc(room.publish(result.seq, data))
-
-    try:
-        hub.store.append_nowait(
-            NewMessage(room.id, sender, frame.id, frame.payload, meta), committed
-        )
-    except StoreError:
-        raise RequestError(ErrorCode.SHUTTING_DOWN, "the server is shutting down") from None
+    message = NewMessage(room.id, member.identity, frame.id, frame.payload, frame.meta)
+    session.store_message(room, message, frame.ref)
 
 
 # ---------------------------------------------------------------- members (§4.8)
@@ -390,7 +340,7 @@ async def members(hub: Hub, session: Session, frame: Members) -> None:
     room, member = _admitted(hub, session, frame.room)
     staff = may(member.role, RoomAction.SEE_WAITING)
     listed = [
-        _info(m, room) for m in room.members.values() if staff or m.status is MemberStatus.MEMBER
+        room.info(m) for m in room.members.values() if staff or m.status is MemberStatus.MEMBER
     ]
     session.send(MemberList(ref=frame.ref, room=room.id, members=listed))
 

@@ -43,7 +43,13 @@ class Hub:
         self.clock_ms = clock_ms
         self.log = log
         self.hooks = hooks if hooks is not None else Hooks()
-        self.rooms = RoomRegistry(store)
+        self.rooms = RoomRegistry(
+            store,
+            idle_after=config.room_idle,
+            keep=config.rooms_cached,
+            on_evict=metrics.rooms_evicted.inc,
+        )
+        metrics.rooms_loaded.set_function(lambda: len(self.rooms))
         #: TEST ONLY (HearthServer(_skip_room_rule_for_tests=True)): accept commits and
         #: proposals the room rule refuses, to show clients refuse them (issue 5).
         self.skip_room_rule = skip_room_rule

@@ -31,6 +31,21 @@ class Metrics:
         self.slow_consumers = Counter(
             "hearth_slow_consumer_disconnects", "Connections closed with 4008", registry=reg
         )
+        self.handshake_timeouts = Counter(
+            "hearth_handshake_timeouts",
+            "Connections closed waiting for hello (4001) or a first auth (4003)",
+            ["awaited"],
+            registry=reg,
+        )
+        self.connections_refused = Counter(
+            "hearth_connections_refused",
+            "WebSocket handshakes refused with 503 because max_connections were open",
+            registry=reg,
+        )
+        self.rooms_loaded = Gauge("hearth_rooms_loaded", "Rooms held in memory", registry=reg)
+        self.rooms_evicted = Counter(
+            "hearth_rooms_evicted", "Idle rooms dropped from memory (reloaded on use)", registry=reg
+        )
         self.purged = Counter(
             "hearth_messages_purged", "Messages removed by retention", registry=reg
         )

@@ -29,7 +29,6 @@ from hearth_core.ds import (
 )
 from hearth_core.errors import ErrorCode, FrameError
 from hearth_core.frames import (
-    Ack,
     ClaimKeyPackage,
     CommitAccepted,
     CommitFrame,
@@ -39,10 +38,7 @@ from hearth_core.frames import (
     KeyPackageFrame,
     KeyPackageStock,
     MemberChange,
-    MemberInfo,
     MemberUpdate,
-    Message,
-    MessageKind,
     Ok,
     RequestRemoval,
     RoomCreated,
@@ -61,10 +57,10 @@ from hearth_mls.framing import PublicMessage
 from hearth_mls.group import external_proposal
 from hearth_mls.group_info import GroupInfo
 from hearth_mls.proposals import Remove
-from hearth_server.errors import RequestError, StoreError
+from hearth_server.errors import RequestError
 from hearth_server.hub import Hub
 from hearth_server.rooms import Room
-from hearth_server.session import Session
+from hearth_server.session import Session, ack_frame, publish_committed
 from hearth_server.storage import (
     AppendResult,
     CheckedUpload,
@@ -78,16 +74,6 @@ from hearth_server.storage import (
 #: protocol.md §12.1: most unclaimed KeyPackages per identity, and the "low" mark.
 MAX_STOCK = 100
 LOW_STOCK = 5
-
-
-def _info(member: MemberRecord, room: Room) -> MemberInfo:
-    return MemberInfo(
-        identity=member.identity,
-        pseudonym=member.pseudonym,
-        role=member.role,
-        status=member.status,
-        online=room.online.get(member.identity, 0) > 0,
-    )
 
 
 def _room_error(exc: FrameError, room: str) -> RequestError:
@@ -267,6 +253,22 @@ async def commit(hub: Hub, session: Session, frame: CommitFrame) -> None:
         await propose_pending_removals(hub, room)
 
 
+def _check_target(
+    room: Room, group: PublicGroup, body: PublicMessage, what: str, field: str
+) -> None:
+    """A handshake must be for this group (``wrong_group``) and its current epoch
+    (``stale_epoch`` naming the epoch, protocol.md §12.4, §12.6)."""
+    if body.content.group_id != group.group_id:
+        raise FrameError(ErrorCode.WRONG_GROUP, f"{what} is for another group", field)
+    if body.content.epoch != group.epoch:
+        raise RequestError(
+            ErrorCode.STALE_EPOCH,
+            f"the room is at epoch {group.epoch}",
+            room=room.id,
+            epoch=group.epoch,
+        )
+
+
 async def _check_commit(
     hub: Hub, room: Room, member: MemberRecord, frame: CommitFrame
 ) -> tuple[HandshakeWrite, PublicGroup]:
@@ -275,15 +277,7 @@ async def _check_commit(
     body = public_handshake(message)
     if not isinstance(body.content.content, Commit):
         raise FrameError(ErrorCode.MLS_INVALID, "a proposal, not a commit: use send", "$.commit")
-    if body.content.group_id != group.group_id:
-        raise FrameError(ErrorCode.WRONG_GROUP, "the commit is for another group", "$.commit")
-    if body.content.epoch != group.epoch:
-        raise RequestError(
-            ErrorCode.STALE_EPOCH,
-            f"the room is at epoch {group.epoch}",
-            room=room.id,
-            epoch=group.epoch,
-        )
+    _check_target(room, group, body, "the commit", "$.commit")
     try:
         after = group.apply_commit(body)
         effects = commit_effects(group, body)
@@ -365,22 +359,6 @@ def _accepted(frame: CommitFrame, result: AppendResult, epoch: int) -> CommitAcc
     )
 
 
-def _publish(hub: Hub, room: Room, result: AppendResult, msg: NewMessage) -> None:
-    data = encode_frame(
-        Message(
-            room=room.id,
-            seq=result.seq,
-            sender=msg.sender,
-            ts=result.ts,
-            payload=msg.payload,
-            kind=MessageKind(msg.kind),
-            epoch=msg.epoch,
-        )
-    )
-    hub.metrics.stored.inc()
-    hub.metrics.deliveries.inc(room.publish(result.seq, data))
-
-
 def _committed(
     hub: Hub,
     session: Session,
@@ -399,7 +377,7 @@ def _committed(
     assert write.group is not None
     room.set_group(after, replace(write.group, epoch_seq=result.seq, epoch_ms=result.ts))
     session.send(_accepted(frame, result, after.epoch))
-    _publish(hub, room, result, write.message)
+    publish_committed(hub, room, write.message, result)
     if write.welcome is not None:
         welcome = WelcomeFrame(
             room=room.id, seq=result.seq, epoch=after.epoch, welcome=write.welcome
@@ -414,7 +392,7 @@ def _committed(
         member = replace(member, status=MemberStatus.MEMBER)
         room.members[identity] = member
         data = encode_frame(
-            MemberUpdate(room=room.id, change=MemberChange.ADMITTED, member=_info(member, room))
+            MemberUpdate(room=room.id, change=MemberChange.ADMITTED, member=room.info(member))
         )
         room.broadcast(data)
         for other in room.bound.get(identity, set()):
@@ -433,9 +411,7 @@ def _drop_member(room: Room, identity: bytes) -> None:
     for other in list(room.bound.get(identity, set())):
         other.unbind(room)
     room.broadcast(
-        encode_frame(
-            MemberUpdate(room=room.id, change=MemberChange.LEFT, member=_info(member, room))
-        )
+        encode_frame(MemberUpdate(room=room.id, change=MemberChange.LEFT, member=room.info(member)))
     )
 
 
@@ -469,44 +445,8 @@ async def send_mls(hub: Hub, session: Session, frame: Send, room: Room, sender: 
             room=room.id,
             epoch=current,
         )
-    msg = NewMessage(room.id, sender, frame.id, frame.payload, frame.meta, epoch=epoch)
-    ref = frame.ref
-
-    def committed(result: AppendResult | StoreError) -> None:
-        if isinstance(result, StoreError):
-            session.send_error(ErrorCode.INTERNAL, "the message was not stored", ref=ref)
-            return
-        session.send(
-            Ack(
-                ref=ref,
-                room=room.id,
-                id=result.client_id,
-                seq=result.seq,
-                ts=result.ts,
-                duplicate=result.duplicate,
-            )
-        )
-        if result.duplicate:
-            hub.metrics.duplicates.inc()
-            return
-        data = encode_frame(
-            Message(
-                room=room.id,
-                seq=result.seq,
-                sender=sender,
-                ts=result.ts,
-                payload=frame.payload,
-                meta=frame.meta,
-                epoch=epoch,
-            )
-        )
-        hub.metrics.stored.inc()
-        hub.metrics.deliveries.inc(room.publish(result.seq, data))
-
-    try:
-        hub.store.append_nowait(msg, committed)
-    except StoreError:
-        raise RequestError(ErrorCode.SHUTTING_DOWN, "the server is shutting down") from None
+    stored = NewMessage(room.id, sender, frame.id, frame.payload, frame.meta, epoch=epoch)
+    session.store_message(room, stored, frame.ref)
 
 
 async def _send_proposal(
@@ -517,15 +457,7 @@ async def _send_proposal(
         body = public_handshake(decode_mls(frame.payload, "payload", "$.payload"))
         if isinstance(body.content.content, Commit):
             raise FrameError(ErrorCode.MLS_INVALID, "commits use the commit frame", "$.payload")
-        if body.content.group_id != group.group_id:
-            raise FrameError(ErrorCode.WRONG_GROUP, "the proposal is for another group")
-        if body.content.epoch != group.epoch:
-            raise RequestError(
-                ErrorCode.STALE_EPOCH,
-                f"the room is at epoch {group.epoch}",
-                room=room.id,
-                epoch=group.epoch,
-            )
+        _check_target(room, group, body, "the proposal", "$.payload")
         try:
             after = group.add_proposal(body)
         except (MLSError, RoomError) as exc:
@@ -548,19 +480,10 @@ async def _send_proposal(
         def committed(result: Any) -> None:
             if not isinstance(result, AppendResult):
                 return  # the awaiting handler reports the failure
-            session.send(
-                Ack(
-                    ref=ref,
-                    room=room.id,
-                    id=result.client_id,
-                    seq=result.seq,
-                    ts=result.ts,
-                    duplicate=result.duplicate,
-                )
-            )
+            session.send(ack_frame(ref, result))
             if not result.duplicate and room.group is group and room.group_record is not None:
                 room.set_group(after, room.group_record)
-                _publish(hub, room, result, msg)
+                publish_committed(hub, room, msg, result)
 
         await hub.store.append_handshake(HandshakeWrite(msg), committed)
 
@@ -609,7 +532,7 @@ async def propose_removal(hub: Hub, room: Room, identity: bytes) -> bool:
                 and room.group_record is not None
             ):
                 room.set_group(after, room.group_record)
-                _publish(hub, room, result, msg)
+                publish_committed(hub, room, msg, result)
 
         await hub.store.append_handshake(HandshakeWrite(msg), committed)
         hub.log.info("ds_remove_proposed", room=room.id, epoch=group.epoch)

@@ -11,13 +11,13 @@ from websockets.asyncio.server import ServerConnection
 
 from hearth_core.codec import encode_frame
 from hearth_core.errors import CloseCode, ErrorCode
-from hearth_core.frames import Error, Message, MessageKind, Presence, Synced
+from hearth_core.frames import Ack, Error, Message, MessageKind, Presence, Synced
 from hearth_core.ratelimit import TokenBucket
-from hearth_server.errors import RequestError
+from hearth_server.errors import RequestError, StoreError
 from hearth_server.hub import Hub
 from hearth_server.outbox import Outbox
-from hearth_server.rooms import Room, Subscription
-from hearth_server.storage import StoredMessage
+from hearth_server.rooms import Room, Subscription, append_tracked
+from hearth_server.storage import AppendResult, NewMessage, StoredMessage
 
 
 def message_frame(message: StoredMessage) -> bytes:
@@ -34,6 +34,35 @@ def message_frame(message: StoredMessage) -> bytes:
             epoch=message.epoch,
         )
     )
+
+
+def ack_frame(ref: int | None, result: AppendResult) -> Ack:
+    """The ``ack`` of a stored (or duplicate) message (protocol.md §4.7, §8.3)."""
+    return Ack(
+        ref=ref,
+        room=result.room,
+        id=result.client_id,
+        seq=result.seq,
+        ts=result.ts,
+        duplicate=result.duplicate,
+    )
+
+
+def publish_committed(hub: Hub, room: Room, message: NewMessage, result: AppendResult) -> None:
+    """Fan out a newly committed message to the room's live subscriptions (§4.7, §9)."""
+    stored = StoredMessage(
+        room=message.room,
+        seq=result.seq,
+        sender=message.sender,
+        client_id=message.client_id,
+        ts=result.ts,
+        payload=message.payload,
+        meta=message.meta,
+        kind=message.kind,
+        epoch=message.epoch,
+    )
+    hub.metrics.stored.inc()
+    hub.metrics.deliveries.inc(room.publish(result.seq, message_frame(stored)))
 
 
 class Session:
@@ -114,6 +143,28 @@ class Session:
             self._closing = asyncio.create_task(
                 self.ws.close(CloseCode.SLOW_CONSUMER, "slow consumer: resume later")
             )
+
+    def store_message(self, room: Room, message: NewMessage, ref: int | None) -> None:
+        """Queue a message write without waiting; after its commit, ack it to this
+        connection and fan it out, or report the failure (protocol.md §4.7, §8.2)."""
+        metrics = self.hub.metrics
+
+        def committed(result: AppendResult | StoreError) -> None:
+            if isinstance(result, StoreError):
+                self.send_error(
+                    ErrorCode.INTERNAL, "the message was not stored", ref=ref, room=room.id
+                )
+                return
+            self.send(ack_frame(ref, result))
+            if result.duplicate:
+                metrics.duplicates.inc()
+                return
+            publish_committed(self.hub, room, message, result)
+
+        try:
+            append_tracked(self.hub.store, room, message, committed)
+        except StoreError:
+            raise RequestError(ErrorCode.SHUTTING_DOWN, "the server is shutting down") from None
 
     # ------------------------------------------------------------ bindings (§3.3)
 

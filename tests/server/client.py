@@ -150,11 +150,17 @@ class ProtocolClient:
         self.server_hello = await self.next_of(ServerHello)
         return self.server_hello
 
+    def sign(self, key: Ed25519PrivateKey) -> tuple[bytes, bytes]:
+        """``(identity, signature)`` for this connection's challenge and server key (§3.2)."""
+        assert self.server_hello is not None
+        assert self.server_hello.ds_key is not None
+        return sign_challenge(key, ds_key=self.server_hello.ds_key, nonce=self.server_hello.nonce)
+
     async def new_identity(self) -> bytes:
         """Make an Ed25519 identity and authenticate it on this connection (§3.2)."""
         assert self.server_hello is not None
         key = Ed25519PrivateKey.generate()
-        identity, signature = sign_challenge(key, self.server_hello.nonce)
+        identity, signature = self.sign(key)
         answer = await self.ok(Auth(identity=identity, signature=signature))
         assert isinstance(answer, Authed)
         self.keys[identity] = key
@@ -163,7 +169,7 @@ class ProtocolClient:
     async def auth_existing(self, key: Ed25519PrivateKey) -> bytes:
         """Authenticate an identity made earlier (on another connection)."""
         assert self.server_hello is not None
-        identity, signature = sign_challenge(key, self.server_hello.nonce)
+        identity, signature = self.sign(key)
         await self.ok(Auth(identity=identity, signature=signature))
         self.keys[identity] = key
         return identity

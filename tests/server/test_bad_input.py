@@ -114,13 +114,21 @@ async def test_send_before_hello_and_before_auth(connect: Connect, bystander: By
 async def test_bad_signature(connect: Connect, bystander: Bystander) -> None:
     bad = await connect()
     key = Ed25519PrivateKey.generate()
-    identity, signature = sign_challenge(key, bytes(32))  # not this connection's nonce
+    hello = bad.server_hello
+    assert hello is not None
+    assert hello.ds_key is not None
+    identity, signature = sign_challenge(key, ds_key=hello.ds_key, nonce=bytes(32))  # wrong nonce
     answer = await bad.request(Auth(identity=identity, signature=signature))
+    assert isinstance(answer, Error)
+    assert answer.code is ErrorCode.BAD_SIGNATURE
+    # A signature naming another server's key (a relayed challenge, §3.2) is refused.
+    relayed = sign_challenge(key, ds_key=bytes(32), nonce=hello.nonce)[1]
+    answer = await bad.request(Auth(identity=identity, signature=relayed))
     assert isinstance(answer, Error)
     assert answer.code is ErrorCode.BAD_SIGNATURE
     # A signature from another connection (a replay) is refused the same way.
     other = await connect()
-    stolen_id, stolen_sig = sign_challenge(key, other.server_hello.nonce)  # type: ignore[union-attr]
+    stolen_id, stolen_sig = other.sign(key)
     answer = await bad.request(Auth(identity=stolen_id, signature=stolen_sig))
     assert isinstance(answer, Error)
     assert answer.code is ErrorCode.BAD_SIGNATURE

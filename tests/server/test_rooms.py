@@ -222,10 +222,9 @@ async def test_identity_and_room_limits(tight_server: HearthServer) -> None:
     await client.new_identity()
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from hearth_core.auth import sign_challenge
     from hearth_core.frames import Auth
 
-    identity, signature = sign_challenge(Ed25519PrivateKey.generate(), client.server_hello.nonce)  # type: ignore[union-attr]
+    identity, signature = client.sign(Ed25519PrivateKey.generate())
     code = await error_of(client, Auth(identity=identity, signature=signature))
     assert code is ErrorCode.LIMIT_EXCEEDED
     created = await client.ok(CreateRoom(identity=first, pseudonym="river"))

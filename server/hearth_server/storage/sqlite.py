@@ -350,19 +350,27 @@ class SqliteStore(MlsStoreMixin):
         )
         return results
 
+    @staticmethod
+    async def _stored_before(db: aiosqlite.Connection, msg: NewMessage) -> AppendResult | None:
+        """The duplicate result when (room, sender, client id) is stored (protocol.md §8.3)."""
+        async with db.execute(
+            "SELECT seq, ts_ms FROM messages WHERE room = ? AND sender = ? AND client_id = ?",
+            (msg.room, msg.sender, msg.client_id),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        return AppendResult(msg.room, msg.client_id, row[0], row[1], duplicate=True)
+
     async def _insert_careful(
         self, db: aiosqlite.Connection, group: list[_Append], ts: int
     ) -> list[AppendResult]:
         results: list[AppendResult] = []
         for item in group:
             msg = item.message
-            async with db.execute(
-                "SELECT seq, ts_ms FROM messages WHERE room = ? AND sender = ? AND client_id = ?",
-                (msg.room, msg.sender, msg.client_id),
-            ) as cur:
-                row = await cur.fetchone()
-            if row is not None:
-                results.append(AppendResult(msg.room, msg.client_id, row[0], row[1], True))
+            earlier = await self._stored_before(db, msg)
+            if earlier is not None:
+                results.append(earlier)
                 continue
             seq = await self._head(db, msg.room) + 1
             self._heads[msg.room] = seq
@@ -473,14 +481,20 @@ class SqliteStore(MlsStoreMixin):
         """Store a new room and its creator in one transaction."""
 
         async def run(db: aiosqlite.Connection) -> None:
-            await db.execute(
-                _INSERT_ROOM,
-                (room.id, room.created_ms, room.metadata, room.waiting_room, room.retention_s),
-            )
-            await self._insert_member(db, creator)
-            self._heads[room.id] = 0
+            await self._insert_room(db, room, creator)
 
         await self._write(run)
+
+    async def _insert_room(
+        self, db: aiosqlite.Connection, room: RoomRecord, creator: MemberRecord
+    ) -> None:
+        """Insert a new room (sequence at 0) with its creator, inside a write."""
+        await db.execute(
+            _INSERT_ROOM,
+            (room.id, room.created_ms, room.metadata, room.waiting_room, room.retention_s),
+        )
+        await self._insert_member(db, creator)
+        self._heads[room.id] = 0
 
     @staticmethod
     async def _insert_member(db: aiosqlite.Connection, m: MemberRecord) -> None:
@@ -537,10 +551,15 @@ class SqliteStore(MlsStoreMixin):
     async def revoke_invite(self, room_id: str, invite_id: str) -> bool:
         """Revoke the room's invite ``invite_id``; False when the room has no such invite."""
 
+        return await self._write_changes(
+            "UPDATE invites SET revoked = 1 WHERE id = ? AND room = ?", (invite_id, room_id)
+        )
+
+    async def _write_changes(self, sql: str, params: tuple[Any, ...]) -> bool:
+        """Run one UPDATE or DELETE as a write; True when it changed a row."""
+
         async def run(db: aiosqlite.Connection) -> bool:
-            cur = await db.execute(
-                "UPDATE invites SET revoked = 1 WHERE id = ? AND room = ?", (invite_id, room_id)
-            )
+            cur = await db.execute(sql, params)
             return cur.rowcount > 0
 
         return await self._write(run)
@@ -612,10 +631,6 @@ class SqliteStore(MlsStoreMixin):
     async def remove_member(self, room_id: str, identity: bytes) -> bool:
         """Remove a member from the room; False when it was not one."""
 
-        async def run(db: aiosqlite.Connection) -> bool:
-            cur = await db.execute(
-                "DELETE FROM members WHERE room = ? AND identity = ?", (room_id, identity)
-            )
-            return cur.rowcount > 0
-
-        return await self._write(run)
+        return await self._write_changes(
+            "DELETE FROM members WHERE room = ? AND identity = ?", (room_id, identity)
+        )

@@ -25,6 +25,7 @@ from hearth_server.storage.base import (
     GroupRecord,
     HandshakeWrite,
     MemberRecord,
+    NewMessage,
     RoomRecord,
 )
 
@@ -63,7 +64,12 @@ class MlsStoreMixin:
         def _now(self) -> int: ...
         def _reader_conn(self) -> aiosqlite.Connection: ...
         @staticmethod
-        async def _insert_member(db: aiosqlite.Connection, m: MemberRecord) -> None: ...
+        async def _stored_before(
+            db: aiosqlite.Connection, msg: NewMessage
+        ) -> AppendResult | None: ...
+        async def _insert_room(
+            self, db: aiosqlite.Connection, room: RoomRecord, creator: MemberRecord
+        ) -> None: ...
 
     # ------------------------------------------------------------ server key
 
@@ -94,14 +100,8 @@ class MlsStoreMixin:
             ) as cur:
                 if await cur.fetchone() is not None:
                     raise RequestError(ErrorCode.WRONG_GROUP, "another room uses this group id")
-            await db.execute(
-                "INSERT INTO rooms (id, created_ms, metadata, waiting_room, retention_s,"
-                " head_seq, purged_through) VALUES (?, ?, ?, ?, ?, 0, 0)",
-                (room.id, room.created_ms, room.metadata, room.waiting_room, room.retention_s),
-            )
-            await self._insert_member(db, creator)
+            await self._insert_room(db, room, creator)
             await self._put_group(db, group)
-            self._heads[room.id] = 0
 
         await self._write(run)
 
@@ -154,13 +154,9 @@ class MlsStoreMixin:
 
         async def run(db: aiosqlite.Connection) -> AppendResult:
             msg = write.message
-            async with db.execute(
-                "SELECT seq, ts_ms FROM messages WHERE room = ? AND sender = ? AND client_id = ?",
-                (msg.room, msg.sender, msg.client_id),
-            ) as cur:
-                row = await cur.fetchone()
-            if row is not None:
-                return AppendResult(msg.room, msg.client_id, row[0], row[1], duplicate=True)
+            earlier = await self._stored_before(db, msg)
+            if earlier is not None:
+                return earlier
             head_before = await self._head(db, msg.room)
             seq, ts = head_before + 1, self._now()
             try:
