@@ -231,6 +231,11 @@ async def test_tui_recovers_after_a_server_restart(
         texts = [line for line in app.timeline_text() if "after the restart" in line]
         assert len(texts) == 1  # shown once, not duplicated by the resume
 
+        # Presence: the peer goes away, and the member list says so.
+        assert "● peer" in app.members_text
+        await peer.close()
+        await until(pilot, lambda: "○ peer" in app.members_text, explain=lambda: app.members_text)
+
 
 async def test_facilitator_admits_from_the_waiting_room_and_a_member_leaves(
     server: ServerHandle, engines: Any, tmp_path: Path
