@@ -25,7 +25,11 @@ API (the contract for the TUI and CLI)::
 
     # lifecycle
     await engine.start() -> None                # connects in the background; returns at once
+        # (no room: connects when wait_online/create_room/join need it. The server's
+        # ds_key is pinned on first contact; another key later: OFFLINE, nothing signed,
+        # EngineErrorEvent("server_key_changed"), ServerKeyChangedError, protocol.md §3.2)
     await engine.wait_online(timeout: float = 10.0) -> None   # NotConnectedError on timeout
+        # (connects even with no room; after the server's 4003 it idles, OFFLINE)
     await engine.wait_synced(room: str | None = None, timeout: float = 20.0) -> None
                                                 # history processed (all rooms if None)
     await engine.close() -> None
@@ -215,6 +219,7 @@ class Engine:
             on_online=self._on_online,
             on_state=self._on_state,
             reconnect_delays=reconnect_delays,
+            pin_key=lambda key: keystore.pin_server_key(server, key),
         )
         self._io = RoomIO(self._conn)
         for membership in keystore.memberships():
@@ -261,9 +266,11 @@ class Engine:
     # --- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._conn.start()
+        if self._identity_keys():  # with nothing to authenticate, connect when needed
+            self._conn.start()
 
     async def wait_online(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        self._conn.start()  # connects a profile with no room too (idle again after 4003)
         await self._conn.wait_online(timeout)
 
     async def wait_synced(self, room: str | None = None, timeout: float = 20.0) -> None:  # noqa: ASYNC109
@@ -333,6 +340,8 @@ class Engine:
             queue.put_nowait(event)
 
     def _on_state(self, state: ev.ConnectionState, detail: str) -> None:
+        if self._conn.fatal is not None and state is ev.ConnectionState.OFFLINE:  # §3.2
+            self._emit(ev.EngineErrorEvent("server_key_changed", detail, None))
         self._emit(ev.ConnectionChanged(state, detail))
 
     def _spawn(
@@ -514,7 +523,7 @@ class Engine:
 
     async def _new_membership(self, pseudonym: str) -> Membership:
         encode_profile(pseudonym)  # ClientUsageError for a bad pseudonym, before anything
-        await self._conn.wait_online(REQUEST_TIMEOUT)
+        await self.wait_online(REQUEST_TIMEOUT)  # a profile with no room connects now
         membership = self._keystore.new_membership(self.server, pseudonym)
         await self._conn.authenticate(membership.auth_private_key)
         return membership
