@@ -136,8 +136,7 @@ from hearth_client.errors import (
     ServerRefusedError,
 )
 from hearth_client.keystore import KdfParams, Keystore, Membership, atomic_write
-from hearth_client.profile_envelope import checked, encode_profile, plaintext
-from hearth_client.room_io import REQUEST_TIMEOUT, RoomIO
+from hearth_client.room_io import REQUEST_TIMEOUT, RoomIO, checked, nick_plaintext, plaintext
 from hearth_client.room_session import (
     Intent,
     RoomSession,
@@ -522,7 +521,7 @@ class Engine:
     # --- creating and joining rooms ----------------------------------------------------------
 
     async def _new_membership(self, pseudonym: str) -> Membership:
-        encode_profile(pseudonym)  # ClientUsageError for a bad pseudonym, before anything
+        nick_plaintext(pseudonym)  # ClientUsageError for a bad pseudonym, before anything
         await self.wait_online(REQUEST_TIMEOUT)  # a profile with no room connects now
         membership = self._keystore.new_membership(self.server, pseudonym)
         await self._conn.authenticate(membership.auth_private_key)
@@ -571,7 +570,7 @@ class Engine:
         self._emit(ev.RoomStateChanged(session.room, name, topic, guidelines))
         await self._subscribe(session)
         await self._io.send_plain(session, state_plain)
-        await self._io.send_plain(session, encode_profile(pseudonym))
+        await self._io.send_plain(session, nick_plaintext(pseudonym))
         return self.room(session.room)
 
     async def create_invite(
@@ -656,7 +655,7 @@ class Engine:
     async def set_pseudonym(self, room: str, pseudonym: str) -> None:
         """Announce a new pseudonym to the room, encrypted (/nick)."""
         session = self._active(room)
-        data = encode_profile(pseudonym)
+        data = nick_plaintext(pseudonym)
         session.pseudonyms[session.me.hex()] = pseudonym
         session.save()
         await self._io.send_plain(session, data)
@@ -679,7 +678,7 @@ class Engine:
         if session.group is None or session.status != "member":
             return
         await self._io.send_plain(
-            session, encode_profile(session.pseudonym(session.me) or "member")
+            session, nick_plaintext(session.pseudonym(session.me) or "member")
         )
         if session.is_facilitator and session.room_state is not None:
             await self._io.send_plain(session, plaintext(session.room_state))
