@@ -98,7 +98,7 @@ rooms.
 Member ids (``member``, ``RoomInfo.me``) are the unpadded URL-safe base64 of
 the 32-byte room identity (:func:`hearth_client.events.member_id`); pseudonyms,
 the room's name, topic and guidelines travel only inside the group, encrypted
-(the server is told the pseudonym "member").
+(the server is told no pseudonym, protocol.md §12.2, §12.3).
 
 Events (:mod:`hearth_client.events`): ConnectionChanged, MessageReceived,
 MemberJoined, MemberLeft, MemberWaiting, PseudonymChanged, RoleChanged, RoomJoined, RoomLeft,
@@ -189,8 +189,6 @@ from hearth_mls.mls_message import MLSMessage
 log = logging.getLogger("hearth_client.engine")
 
 PROFILE_FILE = "profile.json"
-#: The pseudonym the server is told: it never learns the real one (protocol.md §12).
-SERVER_PSEUDONYM = "member"
 
 
 class Engine:
@@ -490,7 +488,7 @@ class Engine:
             if session.invite is None:
                 return
             joined = await self._conn.request(
-                Join(identity=session.me, invite=session.invite, pseudonym=SERVER_PSEUDONYM),
+                Join(identity=session.me, invite=session.invite),
                 wait_online=False,
             )
             if isinstance(joined, Joined) and joined.status == "member":
@@ -552,7 +550,6 @@ class Engine:
             created = await self._conn.request(
                 CreateRoom(
                     identity=identity,
-                    pseudonym=SERVER_PSEUDONYM,
                     waiting_room=waiting_room,
                     group_info=MLSMessage(group.group_info()).to_bytes(),
                 )
@@ -598,9 +595,7 @@ class Engine:
             raise InvalidInviteError(f"the invite is for another server ({server})")
         membership = await self._new_membership(pseudonym)
         try:
-            joined = await self._conn.request(
-                Join(identity=membership.auth_identity, invite=code, pseudonym=SERVER_PSEUDONYM)
-            )
+            joined = await self._conn.request(Join(identity=membership.auth_identity, invite=code))
         except Exception:
             self._keystore.forget_membership(membership.membership_id)
             raise

@@ -134,8 +134,8 @@ async def create_mls_room(hub: Hub, session: Session, frame: CreateRoom, room_id
     if config.retention_max is not None:
         retention = min(retention or config.retention_max, config.retention_max)
     record = RoomRecord(room_id, now, b"", frame.waiting_room, retention)
-    creator = MemberRecord(
-        room_id, frame.identity, frame.pseudonym, Role.FACILITATOR, MemberStatus.MEMBER, now
+    creator = MemberRecord(  # "" when no pseudonym is given (an MLS room needs none, §12.2)
+        room_id, frame.identity, frame.pseudonym or "", Role.FACILITATOR, MemberStatus.MEMBER, now
     )
     group_record = GroupRecord(
         room_id, group.group_id, group.epoch, 0, now, frame.group_info, group.ratchet_tree()

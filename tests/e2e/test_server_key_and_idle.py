@@ -8,6 +8,7 @@ identity authenticates within ``auth_timeout``) and §2.1 (HTTP 503 + Retry-Afte
 from __future__ import annotations
 
 import io
+import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
@@ -104,6 +105,9 @@ async def test_no_identity_means_no_reconnect_loop_after_4003(
         assert engine.connection_state is ev.ConnectionState.ONLINE
         assert server_logs.getvalue().count("connection_opened") == 2
         await engine.send(info.room, "hello")
+    # The engine told the server no pseudonym (protocol.md §12.2): none is stored.
+    with sqlite3.connect(server.config.db) as db:
+        assert db.execute("SELECT pseudonym FROM members").fetchall() == [("",)]
 
 
 async def test_a_full_server_is_retried_after_its_retry_after(
