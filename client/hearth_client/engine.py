@@ -62,7 +62,8 @@ API (the contract for the TUI and CLI)::
     await engine.remove(room: str, member: str) -> None         # MLS Remove commit
     await engine.admit(room: str, member: str) -> None          # waiting -> member (Welcome)
     await engine.ban(room: str, member: str) -> None            # server proposes the Remove
-                                                                # and bans; a facilitator commits
+                                                                # and bans; a facilitator commits;
+                                                                # theirs: RoomLeft(BANNED) at once
     await engine.set_role(room: str, member: str, role: Role) -> None   # room_roles commit
     await engine.update_keys(room: str) -> None                 # fresh leaf keys (any member)
 
@@ -433,6 +434,8 @@ class Engine:
                 session.waiting.discard(member)
                 if member == session.me and session.group is None:
                     self._spawn(session.room, self._subscribe, session)
+            elif member == session.me and frame.change is MemberChange.BANNED:  # §12.7
+                self._gone(session, ev.LeaveReason.BANNED)  # ("removed": the commit tells)
         elif isinstance(frame, Presence):
             self._emit(session.presence(frame.identity, frame.online))
         elif isinstance(frame, MemberTyping):
@@ -472,11 +475,15 @@ class Engine:
             except ServerRefusedError as exc:
                 if exc.code in ("not_member", "banned") and session.status == "member":
                     # Removed (or banned) while we were away (protocol.md §12.7).
-                    session.status = "left"
-                    session.save()
-                    self._emit(ev.RoomLeft(session.room, ev.LeaveReason.REMOVED))
+                    self._gone(session, ev.LeaveReason(exc.code.replace("not_member", "removed")))
                 else:
                     self._emit(ev.EngineErrorEvent(exc.code, exc.message, session.room))
+
+    def _gone(self, session: RoomSession, reason: ev.LeaveReason) -> None:
+        if session.status != "left":  # once, whether told by the commit or the server
+            session.status = "left"
+            session.save()
+            self._emit(ev.RoomLeft(session.room, reason))
 
     async def _resume(self, session: RoomSession) -> None:
         session.synced = False
@@ -542,8 +549,7 @@ class Engine:
         membership = await self._new_membership(pseudonym)
         hello = self._conn.server_hello
         assert hello is not None
-        if hello.ds_key is None:
-            raise RoomProtocolError("the server has no Delivery Service key (protocol.md §12)")
+        assert hello.ds_key is not None  # the Connection refuses a hello without it (§3.2)
         identity = membership.auth_identity
         group = new_room_group(membership, hello.ds_key)
         try:

@@ -273,6 +273,9 @@ class MemberChange(enum.StrEnum):
     WAITING = "waiting"
     ADMITTED = "admitted"
     LEFT = "left"
+    #: Sent only to the member's own connections, just before the server unbinds them.
+    REMOVED = "removed"
+    BANNED = "banned"
 
 
 class MessageKind(enum.StrEnum):

@@ -59,6 +59,12 @@ async def test_ban_removes_through_a_server_proposal(engines: Any) -> None:
     epoch = alice.room(room).epoch
     bob_id = bob.room(room).me
     await alice.ban(room, bob_id)
+    # bob is told at once (member_update banned, protocol.md §4.8), not at its next connect.
+    left = await rb.wait_for(lambda e: isinstance(e, ev.RoomLeft))
+    assert left == ev.RoomLeft(room, ev.LeaveReason.BANNED)
+    assert bob.room(room).status == "left"
+    with pytest.raises(ClientUsageError):
+        await bob.send(room, "still here?")
     await ra.wait_for(lambda e: isinstance(e, ev.MemberLeft) and e.member == bob_id)
     await rc.wait_for(lambda e: isinstance(e, ev.MemberLeft) and e.member == bob_id)
     await _converged(room, [(alice, ra), (carol, rc)])
@@ -66,6 +72,19 @@ async def test_ban_removes_through_a_server_proposal(engines: Any) -> None:
     await carol.send(room, "after the ban")
     assert (await ra.texts(room, 1))[-1] == "after the ban"
     assert "after the ban" not in [m.text for m in rb.messages(room)]
+    # A removal by commit: carol learns from the commit itself (her MLS check decides,
+    # protocol.md §12.8); the server's member_update removed that follows adds no event.
+    await alice.remove(room, carol.room(room).me)
+    await rc.wait_for(lambda e: isinstance(e, ev.RoomLeft))
+    await ra.wait_for(lambda e: isinstance(e, ev.MemberLeft) and e.member == carol.room(room).me)
+    await alice.send(room, "just me")
+    await ra.texts(room, 2)
+    assert [e for e in rc.events if isinstance(e, ev.RoomLeft)] == [
+        ev.RoomLeft(room, ev.LeaveReason.REMOVED)
+    ]
+    assert [e for e in rb.events if isinstance(e, ev.RoomLeft)] == [
+        ev.RoomLeft(room, ev.LeaveReason.BANNED)
+    ]
 
 
 async def test_memberships_are_unlinkable_across_rooms(engines: Any) -> None:
