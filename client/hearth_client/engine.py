@@ -401,6 +401,8 @@ class Engine:
     def _on_frame(self, frame: ServerFrame) -> None:
         room = getattr(frame, "room", None)
         session = self._sessions.get(room) if isinstance(room, str) else None
+        if isinstance(frame, KeyPackageStock):  # names our identity, not a room (§12.1)
+            session = next((s for s in self._sessions.values() if s.me == frame.identity), None)
         if isinstance(frame, ErrorFrame):
             self._emit(ev.EngineErrorEvent(str(frame.code), frame.message, frame.room))
             return
@@ -780,20 +782,12 @@ class Engine:
 
     def tree_hash(self, room: str) -> bytes:
         """The room's current tree hash (RFC 9420 §7.8): equal on members that converged."""
-        session = self._active(room)
-        return session.tree_hash()
+        return self._active(room).tree_hash()
 
     def group_state(self, room: str) -> Group | None:
         """The room's MLS group (for tests and diagnostics; do not mutate)."""
         return self._session(room).group
 
 
-__all__ = [
-    "Engine",
-    "Invite",
-    "MemberView",
-    "RoomInfo",
-    "SentMessage",
-    "parse_invite",
-    "safety_number",
-]
+__all__ = ["Engine", "Invite", "MemberView", "RoomInfo", "SentMessage", "parse_invite"]
+__all__ += ["safety_number"]
