@@ -38,7 +38,7 @@ from typing import Any
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.client import process_exception
+from websockets.client import process_exception as websockets_retry_rule
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from hearth_client.errors import (
@@ -179,7 +179,7 @@ class Connection:
                 future.set_exception(NotConnectedError(why))
         self._pending.clear()
 
-    def _process_exception(self, exc: Exception) -> Exception | None:
+    def process_exception(self, exc: Exception) -> Exception | None:
         """websockets' retry rule, remembering a 503's ``Retry-After`` (protocol.md §2.1)."""
         if isinstance(exc, InvalidStatus) and exc.response.status_code == 503:
             try:
@@ -188,9 +188,10 @@ class Connection:
                 wait = 0.0
             self._retry_after = min(max(wait, 0.0), MAX_RETRY_AFTER)
             self._set_state(ConnectionState.RECONNECTING, "server full (503)")
-        return process_exception(exc)
+        return websockets_retry_rule(exc)
 
-    def _reconnect_delays(self) -> Generator[float]:
+    def reconnect_delays(self) -> Generator[float]:
+        """The backoff delays, each at least the last 503's ``Retry-After`` (once)."""
         for delay in self._delays():
             retry_after, self._retry_after = self._retry_after, 0.0
             yield max(delay, retry_after)
@@ -211,8 +212,8 @@ class Connection:
             compression=None,
             open_timeout=self._open_timeout,
             max_size=MAX_FRAME,
-            reconnect_delays=self._reconnect_delays,
-            process_exception=self._process_exception,
+            reconnect_delays=self.reconnect_delays,
+            process_exception=self.process_exception,
         ):
             code = None
             try:

@@ -7,15 +7,17 @@ the engine's encrypted announcements (pseudonyms, room state).
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from hearth_client import events as ev
 from hearth_client.errors import ClientUsageError
+from hearth_client.keystore import Keystore
 from hearth_core.room_roles import Role
 
-from .conftest import TIMEOUT
+from .conftest import PASSPHRASE, TIMEOUT
 from .test_recovery import _converged, _room_with
 
 
@@ -87,7 +89,7 @@ async def test_ban_removes_through_a_server_proposal(engines: Any) -> None:
     ]
 
 
-async def test_memberships_are_unlinkable_across_rooms(engines: Any) -> None:
+async def test_memberships_are_unlinkable_across_rooms(engines: Any, tmp_path: Path) -> None:
     alice, _ = await engines("alice")
     bob, rb = await engines("bob")
     first = (await alice.create_room("first room", pseudonym="river-one")).room
@@ -99,13 +101,16 @@ async def test_memberships_are_unlinkable_across_rooms(engines: Any) -> None:
     assert len(ids) == 2  # a fresh auth identity per membership
     keys = {alice.fingerprint(first), alice.fingerprint(second)}
     assert len(keys) == 2  # and a fresh MLS signature key
-    memberships = alice._keystore.memberships()
-    assert len({m.auth_key for m in memberships}) == len(memberships) == 2
-    assert len({m.signature_key for m in memberships}) == 2
     # What bob can see of alice in the second room says nothing about the first.
     seen = {m.member for m in bob.members(second)} | {m.fingerprint for m in bob.members(second)}
     assert alice.room(first).me not in seen
     assert alice.fingerprint(first) not in seen
+    # The profile itself, opened as a user would once the engine is closed.
+    await alice.close()  # closing again at teardown is a no-op
+    with Keystore.open(tmp_path / "alice", PASSPHRASE) as keystore:
+        memberships = keystore.memberships()
+    assert len({m.auth_key for m in memberships}) == len(memberships) == 2
+    assert len({m.signature_key for m in memberships}) == 2
 
 
 async def test_events_async_iterator_delivers_in_order(engines: Any) -> None:

@@ -145,12 +145,12 @@ def test_retry_after_sets_the_next_reconnect_delay() -> None:
         reconnect_delays=quick_backoff,
     )
     full = Response(503, "Service Unavailable", Headers([("Retry-After", "7")]))
-    assert conn._process_exception(InvalidStatus(full)) is None  # retryable
-    delays = conn._reconnect_delays()
+    assert conn.process_exception(InvalidStatus(full)) is None  # retryable
+    delays = conn.reconnect_delays()
     assert next(delays) == 7.0  # at least Retry-After, once
     assert next(delays) < 1.0  # then the usual backoff
     bad = Response(503, "Service Unavailable", Headers([("Retry-After", "soon")]))
-    assert conn._process_exception(InvalidStatus(bad)) is None
+    assert conn.process_exception(InvalidStatus(bad)) is None
     assert next(delays) < 1.0
     refused = Response(404, "Not Found", Headers())
-    assert isinstance(conn._process_exception(InvalidStatus(refused)), InvalidStatus)
+    assert isinstance(conn.process_exception(InvalidStatus(refused)), InvalidStatus)
