@@ -112,6 +112,7 @@ class Connection:
         self._retry_after = 0.0
         #: Set when the connection stopped for good (a changed server key).
         self.fatal: NotConnectedError | None = None
+        self._stopped = "nothing to authenticate"  # why the loop last stopped (idle)
         #: Set on ONLINE and when the connection stops (fatal or idle): wakes waiters.
         self._settled = asyncio.Event()
         self._open_timeout = open_timeout
@@ -157,7 +158,7 @@ class Connection:
                     if self.fatal is not None:
                         raise self.fatal
                     if self._task is None:
-                        raise NotConnectedError("not connected (idle: nothing to authenticate)")
+                        raise NotConnectedError(f"not connected ({self._stopped})")
                     await self._settled.wait()
                     if not self._online.is_set() and self.fatal is None and self._task:
                         self._settled.clear()
@@ -203,7 +204,8 @@ class Connection:
             if self._closing:
                 return
             self._task = None
-            self._set_state(ConnectionState.OFFLINE, f"cannot connect: {exc}")
+            self._stopped = f"cannot connect: {exc}"
+            self._set_state(ConnectionState.OFFLINE, self._stopped)
             self._settled.set()
 
     async def _connect_loop(self) -> None:
@@ -247,6 +249,7 @@ class Connection:
             if self.fatal is not None or idle:
                 # Stopped for good (changed key), or idle until a room needs us.
                 self._task = None
+                self._stopped = f"idle after {detail}: nothing to authenticate"
                 self._set_state(ConnectionState.OFFLINE, detail)
                 self._settled.set()
                 return
