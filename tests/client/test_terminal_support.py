@@ -13,9 +13,11 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from textual.pilot import Pilot
 
+from hearth_client.tui.app import NO_ROOM_STATUS
 from tests.e2e.conftest import (  # noqa: F401 (fixtures used by name)
     FAST_KDF,
     PASSPHRASE,
@@ -86,3 +88,14 @@ async def until(
     except TimeoutError:
         detail = explain() if explain is not None else pilot.app.screen
         raise AssertionError(f"condition not met within {within} s: {detail}") from None
+
+
+async def ready(pilot: Any, app: Any) -> None:
+    """Unlocked and usable: online, or (a profile with no room yet) waiting to connect."""
+    await until(
+        pilot,
+        lambda: (
+            app.commands is not None
+            and (app.status_text.startswith("online") or app.status_text == NO_ROOM_STATUS)
+        ),
+    )

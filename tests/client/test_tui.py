@@ -21,6 +21,7 @@ from .test_terminal_support import (  # noqa: F401 (fixtures)
     config,
     engines,
     quick_backoff,
+    ready,
     server,
     server_logs,
     server_options,
@@ -63,10 +64,6 @@ async def unlock_screen(pilot: Any, app: HearthApp) -> UnlockScreen:
     return screen
 
 
-async def online(pilot: Any, app: HearthApp) -> None:
-    await until(pilot, lambda: app.status_text.startswith("online") and app.commands is not None)
-
-
 async def test_onboarding_creates_a_passphrase_protected_identity(
     server: ServerHandle, tmp_path: Path
 ) -> None:
@@ -91,7 +88,7 @@ async def test_onboarding_creates_a_passphrase_protected_identity(
         confirm.value = PASSPHRASE
         confirm.focus()
         await pilot.press("enter")
-        await online(pilot, app)
+        await ready(pilot, app)
         assert (home / KEYSTORE_FILE).is_file()
         assert shows(app, "/join an invite")
         await type_line(pilot, app, "/create circle alice")
@@ -113,7 +110,7 @@ async def test_onboarding_creates_a_passphrase_protected_identity(
         field.value = PASSPHRASE
         field.focus()
         await pilot.press("enter")
-        await online(pilot, again)
+        await ready(pilot, again)
         assert again.room_labels == ["circle"]
 
 
@@ -123,8 +120,8 @@ async def test_two_tuis_join_talk_type_and_use_slash_commands(
     alice = make_app(tmp_path / "alice", server)
     bob = make_app(tmp_path / "bob", server)
     async with alice.run_test(size=SIZE) as pa, bob.run_test(size=SIZE) as pb:
-        await online(pa, alice)
-        await online(pb, bob)
+        await ready(pa, alice)
+        await ready(pb, bob)
         await type_line(pa, alice, "/create circle alice")
         await until(pa, lambda: alice.current is not None)
         room = alice.current
@@ -207,7 +204,7 @@ async def test_tui_recovers_after_a_server_restart(
     app = make_app(tmp_path / "alice", server)
     peer, recorder = await engines("peer")
     async with app.run_test(size=SIZE) as pilot:
-        await online(pilot, app)
+        await ready(pilot, app)
         await type_line(pilot, app, "/create circle alice")
         await until(pilot, lambda: app.current is not None)
         room = app.current
@@ -243,7 +240,7 @@ async def test_facilitator_admits_from_the_waiting_room_and_a_member_leaves(
     app = make_app(tmp_path / "alice", server)
     carol, recorder = await engines("carol")
     async with app.run_test(size=SIZE) as pilot:
-        await online(pilot, app)
+        await ready(pilot, app)
         await type_line(pilot, app, "/create circle alice")
         await until(pilot, lambda: app.current is not None)
         room = app.current
@@ -280,7 +277,7 @@ async def test_a_wrong_passphrase_from_the_environment_asks_on_screen(
     home = tmp_path / "me"
     first = make_app(home, server)
     async with first.run_test(size=SIZE) as pilot:
-        await online(pilot, first)
+        await ready(pilot, first)
     app = make_app(home, server, passphrase="not it")
     async with app.run_test(size=SIZE) as pilot:
         screen = await unlock_screen(pilot, app)
@@ -289,7 +286,7 @@ async def test_a_wrong_passphrase_from_the_environment_asks_on_screen(
         field.value = PASSPHRASE
         field.focus()
         await pilot.press("enter")
-        await online(pilot, app)
+        await ready(pilot, app)
         assert not isinstance(app.screen, UnlockScreen)
 
 
@@ -299,7 +296,7 @@ async def test_facilitator_bans_a_member(
     app = make_app(tmp_path / "alice", server)
     dave, _recorder = await engines("dave")
     async with app.run_test(size=SIZE) as pilot:
-        await online(pilot, app)
+        await ready(pilot, app)
         await type_line(pilot, app, "/create circle alice")
         await until(pilot, lambda: app.current is not None)
         room = app.current

@@ -25,6 +25,7 @@ from .test_terminal_support import (  # noqa: F401 (fixtures)
     config,
     engines,
     quick_backoff,
+    ready,
     server,
     server_logs,
     server_options,
@@ -76,7 +77,7 @@ async def test_markup_from_a_peer_is_shown_literally_and_not_run(
     )
     peer, _recorder = await engines("peer")
     async with app.run_test(size=(110, 30)) as pilot:
-        await until(pilot, lambda: app.engine is not None and app.status_text.startswith("online"))
+        await ready(pilot, app)
         assert app.engine is not None
         info = await app.engine.create_room("circle", pseudonym="host")
         app.switch_room(info.room)

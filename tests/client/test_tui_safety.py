@@ -27,6 +27,7 @@ from .test_terminal_support import (  # noqa: F401 (fixtures)
     engines,
     hearth,
     quick_backoff,
+    ready,
     server,
     server_logs,
     server_options,
@@ -72,7 +73,7 @@ async def test_resources_panel_shows_operator_entries_or_says_none(
     (home / "client.toml").write_text(RESOURCES)
     app = make_app(home, server, config=load_config(home))
     async with app.run_test(size=(120, 36)) as pilot:
-        await until(pilot, lambda: app.status_text.startswith("online"))
+        await ready(pilot, app)
         await pilot.press("f2")
         await until(pilot, lambda: isinstance(app.screen, ResourcesScreen))
         shown = [str(w.render()) for w in app.screen.query(".resource").results(Static)]
@@ -84,7 +85,7 @@ async def test_resources_panel_shows_operator_entries_or_says_none(
         await until(pilot, lambda: not isinstance(app.screen, ResourcesScreen))
     bare = make_app(tmp_path / "other", server)
     async with bare.run_test(size=(120, 36)) as pilot:
-        await until(pilot, lambda: bare.status_text.startswith("online"))
+        await ready(pilot, bare)
         bare.query_one("#composer", Input).value = "/resources"
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(bare.screen, ResourcesScreen))
@@ -116,7 +117,7 @@ async def test_quick_exit_blanks_the_screen_and_leaves(
 ) -> None:
     app = make_app(tmp_path / "me", server)
     async with app.run_test(size=(120, 36)) as pilot:
-        await until(pilot, lambda: app.status_text.startswith("online"))
+        await ready(pilot, app)
         app.save_screenshot("welcome.svg", str(shots(tmp_path)))
         await pilot.press("ctrl+q")
         assert app.quick_exited

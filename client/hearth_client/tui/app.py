@@ -77,6 +77,10 @@ SUGGESTIONS = [
 NO_ROOM = "no room yet: /join an invite (link or code) or /create a room, /help for more"
 
 
+#: Status bar text before the first room: the engine has nothing to connect for yet.
+NO_ROOM_STATUS = "not connected: /join an invite or /create a room"
+
+
 class HearthApp(App[int]):
     """One profile's rooms in one terminal (module doc)."""
 
@@ -215,6 +219,9 @@ class HearthApp(App[int]):
             self._remember_names(info.room)
         await engine.start()
         rooms = engine.rooms()
+        if not rooms and engine.connection_state is ev.ConnectionState.OFFLINE:
+            # A profile with no room connects only when it joins or creates one.
+            self.set_status(NO_ROOM_STATUS, engine.connection_state)
         self.switch_room(rooms[0].room if rooms else None)
         self.query_one("#composer", Input).focus()
 
