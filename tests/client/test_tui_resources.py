@@ -25,6 +25,7 @@ from .test_terminal_support import (  # noqa: F401 (fixtures)
     TIMEOUT,
     ServerHandle,
     config,
+    hearth,
     quick_backoff,
     server,
     server_logs,
@@ -184,3 +185,37 @@ async def test_line_mode_lists_both_groups(server: ServerHandle, tmp_path: Path)
         "-- from your own client.toml:",
         "--   Example Local Warmline: ask at the front desk",
     ]
+
+
+async def test_the_cli_prints_the_kept_copy_then_client_toml(
+    server: ServerHandle, tmp_path: Path
+) -> None:
+    await with_resources(server, HELPLINE, MARKUP)
+    home = tmp_path / "me"
+    engine = await Engine.create_profile(
+        home, PASSPHRASE, server=server.url, kdf=FAST_KDF, reconnect_delays=quick_backoff
+    )
+    async with engine:
+        await engine.wait_online(TIMEOUT)
+    (home / "client.toml").write_text(LOCAL)
+    await server.stop()  # no server needed, and no passphrase
+    result = await hearth(home, "resources", passphrase="")
+    assert result.code == 0, result.err
+    assert result.out.splitlines() == [
+        f"server\t{HELPLINE.name}\tcall 555-0100\t24/7\thttps://help.example.org/\t"
+        "free and confidential",
+        f"server\t{MARKUP.name}\t[b]x\t\t\t",
+        "local\tExample Local Warmline\task at the front desk\t\t\t",
+    ]
+    as_json = await hearth(home, "resources", "--json", passphrase="")
+    rows = [json.loads(line) for line in as_json.out.splitlines()]
+    assert [(r["source"], r["name"]) for r in rows] == [
+        ("server", HELPLINE.name),
+        ("server", MARKUP.name),
+        ("local", "Example Local Warmline"),
+    ]
+    assert rows[0]["url"] == "https://help.example.org/"
+    empty = await hearth(tmp_path / "nobody", "resources", passphrase="")
+    assert empty.code == 0
+    assert empty.out == ""
+    assert "has not configured crisis resources" in empty.err
