@@ -13,6 +13,16 @@ future; every other frame goes, in arrival order, to the synchronous
 ``on_frame`` callback. ``on_frame`` runs in the reader loop, so it must not
 await: it processes MLS messages inline (keeping room order) and spawns tasks
 for follow-up requests.
+
+``pin_key`` sees every ``server_hello``'s ``ds_key`` before anything is signed: it
+pins the key on first contact and returns the pinned one; another key raises
+ServerKeyChangedError, which stops the connection for good (OFFLINE, no auth
+sent, protocol.md §3.2).
+A socket the server closes with 4003 (no identity within ``auth_timeout``) while
+we have no identity to authenticate is not reopened: the connection goes idle
+(OFFLINE) until :meth:`Connection.start` is called again (creating or joining a
+room). A handshake refused with HTTP 503 (``max_connections``, protocol.md §2.1)
+is retried after at least its ``Retry-After`` seconds, with the usual backoff.
 """
 
 from __future__ import annotations
@@ -28,9 +38,15 @@ from typing import Any
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.client import process_exception as websockets_retry_rule
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from hearth_client.errors import InviteRefusedError, NotConnectedError, ServerRefusedError
+from hearth_client.errors import (
+    InviteRefusedError,
+    NotConnectedError,
+    ServerKeyChangedError,
+    ServerRefusedError,
+)
 from hearth_client.events import ConnectionState
 from hearth_core.auth import sign_challenge
 from hearth_core.codec import decode_server_frame, encode_frame
@@ -43,6 +59,10 @@ _INVITE_CODES = frozenset(
     {"invite_invalid", "invite_expired", "invite_revoked", "invite_exhausted"}
 )
 MAX_FRAME = 2 * 1024 * 1024
+#: protocol.md §3.2: closed for not authenticating within ``auth_timeout``.
+CLOSE_AUTH_TIMEOUT = 4003
+#: Upper bound on a ``Retry-After`` we honour, so a bad header cannot park us for days.
+MAX_RETRY_AFTER = 300.0
 
 
 def backoff_delays(
@@ -80,6 +100,7 @@ class Connection:
         on_state: Callable[[ConnectionState, str], None],
         reconnect_delays: Callable[[], Generator[float]] | None = None,
         open_timeout: float = 10.0,
+        pin_key: Callable[[bytes], bytes] | None = None,
     ) -> None:
         self.url = url
         self._identities = identities
@@ -87,6 +108,13 @@ class Connection:
         self._on_online = on_online
         self._on_state = on_state
         self._delays = reconnect_delays or backoff_delays()
+        self._pin_key = pin_key
+        self._retry_after = 0.0
+        #: Set when the connection stopped for good (a changed server key).
+        self.fatal: NotConnectedError | None = None
+        self._stopped = "nothing to authenticate"  # why the loop last stopped (idle)
+        #: Set on ONLINE and when the connection stops (fatal or idle): wakes waiters.
+        self._settled = asyncio.Event()
         self._open_timeout = open_timeout
         self._refs = itertools.count(1)
         self._pending: dict[int, asyncio.Future[ServerFrame]] = {}
@@ -102,7 +130,9 @@ class Connection:
     # --- lifecycle -------------------------------------------------------------------
 
     def start(self) -> None:
-        if self._task is None:
+        """Connect in the background (again, after going idle); no-op once stopped for good."""
+        if self._task is None and self.fatal is None and not self._closing:
+            self._settled.clear()
             self._set_state(ConnectionState.CONNECTING)
             self._task = asyncio.create_task(self._run(), name="hearth-connection")
 
@@ -121,9 +151,17 @@ class Connection:
         self._set_state(ConnectionState.OFFLINE)
 
     async def wait_online(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Wait for ONLINE; ServerKeyChangedError at once if stopped for a changed key."""
         try:
             async with asyncio.timeout(timeout):
-                await self._online.wait()
+                while not self._online.is_set():
+                    if self.fatal is not None:
+                        raise self.fatal
+                    if self._task is None:
+                        raise NotConnectedError(f"not connected ({self._stopped})")
+                    await self._settled.wait()
+                    if not self._online.is_set() and self.fatal is None and self._task:
+                        self._settled.clear()
         except TimeoutError as exc:
             raise NotConnectedError(f"not connected to {self.url} after {timeout} s") from exc
 
@@ -142,23 +180,64 @@ class Connection:
                 future.set_exception(NotConnectedError(why))
         self._pending.clear()
 
+    def process_exception(self, exc: Exception) -> Exception | None:
+        """websockets' retry rule, remembering a 503's ``Retry-After`` (protocol.md §2.1)."""
+        if isinstance(exc, InvalidStatus) and exc.response.status_code == 503:
+            try:
+                wait = float(exc.response.headers.get("Retry-After", "0"))
+            except ValueError:
+                wait = 0.0
+            self._retry_after = min(max(wait, 0.0), MAX_RETRY_AFTER)
+            self._set_state(ConnectionState.RECONNECTING, "server full (503)")
+        return websockets_retry_rule(exc)
+
+    def reconnect_delays(self) -> Generator[float]:
+        """The backoff delays, each at least the last 503's ``Retry-After`` (once)."""
+        for delay in self._delays():
+            retry_after, self._retry_after = self._retry_after, 0.0
+            yield max(delay, retry_after)
+
     async def _run(self) -> None:
+        try:
+            await self._connect_loop()
+        except Exception as exc:  # a fatal handshake error (e.g. HTTP 404): stop, say why
+            if self._closing:
+                return
+            self._task = None
+            self._stopped = f"cannot connect: {exc}"
+            self._set_state(ConnectionState.OFFLINE, self._stopped)
+            self._settled.set()
+
+    async def _connect_loop(self) -> None:
         async for ws in connect(
             self.url,
             compression=None,
             open_timeout=self._open_timeout,
             max_size=MAX_FRAME,
-            reconnect_delays=self._delays,
+            reconnect_delays=self.reconnect_delays,
+            process_exception=self.process_exception,
         ):
+            code = None
             try:
                 await self._session(ws)
             except ConnectionClosed as exc:
-                detail = f"connection closed ({exc.rcvd.code if exc.rcvd else 'no close frame'})"
+                code = exc.rcvd.code if exc.rcvd else None
+                detail = f"connection closed ({code or 'no close frame'})"
             except (FrameError, TimeoutError) as exc:
                 detail = f"protocol failure: {exc}"
                 await ws.close()
+            except ServerKeyChangedError as exc:
+                await ws.close()
+                self.fatal = exc
+                detail = str(exc)
             else:
                 detail = "connection closed"
+            idle = (
+                code == CLOSE_AUTH_TIMEOUT
+                and not self._authed
+                and not self._pending
+                and not list(self._identities())
+            )
             self._ws = None
             self._online.clear()
             if self._online_task is not None:
@@ -166,6 +245,13 @@ class Connection:
                 self._online_task = None
             self._fail_pending(detail)
             if self._closing:
+                return
+            if self.fatal is not None or idle:
+                # Stopped for good (changed key), or idle until a room needs us.
+                self._task = None
+                self._stopped = f"idle after {detail}: nothing to authenticate"
+                self._set_state(ConnectionState.OFFLINE, detail)
+                self._settled.set()
                 return
             self._set_state(ConnectionState.RECONNECTING, detail)
 
@@ -179,6 +265,10 @@ class Connection:
             raise FrameError(
                 ErrorCode.HELLO_REQUIRED, "server_hello without ds_key (protocol.md §3.2)"
             )
+        if self._pin_key is not None:
+            pinned = self._pin_key(first.ds_key)
+            if pinned != first.ds_key:  # nothing is signed for another key (§3.2)
+                raise ServerKeyChangedError(self.url, pinned, first.ds_key)
         self.server_hello = first
         self._ws = ws
         self._authed = set()
@@ -212,6 +302,7 @@ class Connection:
                 await ws.close()
             return
         self._online.set()
+        self._settled.set()
         self._set_state(ConnectionState.ONLINE)
 
     # --- requests --------------------------------------------------------------------

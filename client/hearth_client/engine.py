@@ -25,7 +25,11 @@ API (the contract for the TUI and CLI)::
 
     # lifecycle
     await engine.start() -> None                # connects in the background; returns at once
+        # (no room: connects when wait_online/create_room/join need it. The server's
+        # ds_key is pinned on first contact; another key later: OFFLINE, nothing signed,
+        # EngineErrorEvent("server_key_changed"), ServerKeyChangedError, protocol.md §3.2)
     await engine.wait_online(timeout: float = 10.0) -> None   # NotConnectedError on timeout
+        # (connects even with no room; after the server's 4003 it idles, OFFLINE)
     await engine.wait_synced(room: str | None = None, timeout: float = 20.0) -> None
                                                 # history processed (all rooms if None)
     await engine.close() -> None
@@ -58,7 +62,8 @@ API (the contract for the TUI and CLI)::
     await engine.remove(room: str, member: str) -> None         # MLS Remove commit
     await engine.admit(room: str, member: str) -> None          # waiting -> member (Welcome)
     await engine.ban(room: str, member: str) -> None            # server proposes the Remove
-                                                                # and bans; a facilitator commits
+                                                                # and bans; a facilitator commits;
+                                                                # theirs: RoomLeft(BANNED) at once
     await engine.set_role(room: str, member: str, role: Role) -> None   # room_roles commit
     await engine.update_keys(room: str) -> None                 # fresh leaf keys (any member)
 
@@ -96,7 +101,7 @@ rooms.
 Member ids (``member``, ``RoomInfo.me``) are the unpadded URL-safe base64 of
 the 32-byte room identity (:func:`hearth_client.events.member_id`); pseudonyms,
 the room's name, topic and guidelines travel only inside the group, encrypted
-(the server is told the pseudonym "member").
+(the server is told no pseudonym, protocol.md §12.2, §12.3).
 
 Events (:mod:`hearth_client.events`): ConnectionChanged, MessageReceived,
 MemberJoined, MemberLeft, MemberWaiting, PseudonymChanged, RoleChanged, RoomJoined, RoomLeft,
@@ -134,8 +139,7 @@ from hearth_client.errors import (
     ServerRefusedError,
 )
 from hearth_client.keystore import KdfParams, Keystore, Membership, atomic_write
-from hearth_client.profile_envelope import checked, encode_profile, plaintext
-from hearth_client.room_io import REQUEST_TIMEOUT, RoomIO
+from hearth_client.room_io import REQUEST_TIMEOUT, RoomIO, checked, nick_plaintext, plaintext
 from hearth_client.room_session import (
     Intent,
     RoomSession,
@@ -189,8 +193,6 @@ from hearth_mls.mls_message import MLSMessage
 log = logging.getLogger("hearth_client.engine")
 
 PROFILE_FILE = "profile.json"
-#: The pseudonym the server is told: it never learns the real one (protocol.md §12).
-SERVER_PSEUDONYM = "member"
 
 
 class Engine:
@@ -218,6 +220,7 @@ class Engine:
             on_online=self._on_online,
             on_state=self._on_state,
             reconnect_delays=reconnect_delays,
+            pin_key=lambda key: keystore.pin_server_key(server, key),
         )
         self._io = RoomIO(self._conn)
         self._resources = ServerResources(keystore.profile, server)
@@ -265,9 +268,11 @@ class Engine:
     # --- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._conn.start()
+        if self._identity_keys():  # with nothing to authenticate, connect when needed
+            self._conn.start()
 
     async def wait_online(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        self._conn.start()  # connects a profile with no room too (idle again after 4003)
         await self._conn.wait_online(timeout)
 
     async def wait_synced(self, room: str | None = None, timeout: float = 20.0) -> None:  # noqa: ASYNC109
@@ -337,6 +342,8 @@ class Engine:
             queue.put_nowait(event)
 
     def _on_state(self, state: ev.ConnectionState, detail: str) -> None:
+        if self._conn.fatal is not None and state is ev.ConnectionState.OFFLINE:  # §3.2
+            self._emit(ev.EngineErrorEvent("server_key_changed", detail, None))
         self._emit(ev.ConnectionChanged(state, detail))
 
     def _spawn(
@@ -398,6 +405,8 @@ class Engine:
     def _on_frame(self, frame: ServerFrame) -> None:
         room = getattr(frame, "room", None)
         session = self._sessions.get(room) if isinstance(room, str) else None
+        if isinstance(frame, KeyPackageStock):  # names our identity, not a room (§12.1)
+            session = next((s for s in self._sessions.values() if s.me == frame.identity), None)
         if isinstance(frame, ErrorFrame):
             self._emit(ev.EngineErrorEvent(str(frame.code), frame.message, frame.room))
             return
@@ -431,6 +440,8 @@ class Engine:
                 session.waiting.discard(member)
                 if member == session.me and session.group is None:
                     self._spawn(session.room, self._subscribe, session)
+            elif member == session.me and frame.change is MemberChange.BANNED:  # §12.7
+                self._gone(session, ev.LeaveReason.BANNED)  # ("removed": the commit tells)
         elif isinstance(frame, Presence):
             self._emit(session.presence(frame.identity, frame.online))
         elif isinstance(frame, MemberTyping):
@@ -471,11 +482,15 @@ class Engine:
             except ServerRefusedError as exc:
                 if exc.code in ("not_member", "banned") and session.status == "member":
                     # Removed (or banned) while we were away (protocol.md §12.7).
-                    session.status = "left"
-                    session.save()
-                    self._emit(ev.RoomLeft(session.room, ev.LeaveReason.REMOVED))
+                    self._gone(session, ev.LeaveReason(exc.code.replace("not_member", "removed")))
                 else:
                     self._emit(ev.EngineErrorEvent(exc.code, exc.message, session.room))
+
+    def _gone(self, session: RoomSession, reason: ev.LeaveReason) -> None:
+        if session.status != "left":  # once, whether told by the commit or the server
+            session.status = "left"
+            session.save()
+            self._emit(ev.RoomLeft(session.room, reason))
 
     async def _resume(self, session: RoomSession) -> None:
         session.synced = False
@@ -487,7 +502,7 @@ class Engine:
             if session.invite is None:
                 return
             joined = await self._conn.request(
-                Join(identity=session.me, invite=session.invite, pseudonym=SERVER_PSEUDONYM),
+                Join(identity=session.me, invite=session.invite),
                 wait_online=False,
             )
             if isinstance(joined, Joined) and joined.status == "member":
@@ -518,8 +533,8 @@ class Engine:
     # --- creating and joining rooms ----------------------------------------------------------
 
     async def _new_membership(self, pseudonym: str) -> Membership:
-        encode_profile(pseudonym)  # ClientUsageError for a bad pseudonym, before anything
-        await self._conn.wait_online(REQUEST_TIMEOUT)
+        nick_plaintext(pseudonym)  # ClientUsageError for a bad pseudonym, before anything
+        await self.wait_online(REQUEST_TIMEOUT)  # a profile with no room connects now
         membership = self._keystore.new_membership(self.server, pseudonym)
         await self._conn.authenticate(membership.auth_private_key)
         return membership
@@ -541,15 +556,13 @@ class Engine:
         membership = await self._new_membership(pseudonym)
         hello = self._conn.server_hello
         assert hello is not None
-        if hello.ds_key is None:
-            raise RoomProtocolError("the server has no Delivery Service key (protocol.md §12)")
+        assert hello.ds_key is not None  # the Connection refuses a hello without it (§3.2)
         identity = membership.auth_identity
         group = new_room_group(membership, hello.ds_key)
         try:
             created = await self._conn.request(
                 CreateRoom(
                     identity=identity,
-                    pseudonym=SERVER_PSEUDONYM,
                     waiting_room=waiting_room,
                     group_info=MLSMessage(group.group_info()).to_bytes(),
                 )
@@ -567,7 +580,7 @@ class Engine:
         self._emit(ev.RoomStateChanged(session.room, name, topic, guidelines))
         await self._subscribe(session)
         await self._io.send_plain(session, state_plain)
-        await self._io.send_plain(session, encode_profile(pseudonym))
+        await self._io.send_plain(session, nick_plaintext(pseudonym))
         return self.room(session.room)
 
     async def create_invite(
@@ -595,9 +608,7 @@ class Engine:
             raise InvalidInviteError(f"the invite is for another server ({server})")
         membership = await self._new_membership(pseudonym)
         try:
-            joined = await self._conn.request(
-                Join(identity=membership.auth_identity, invite=code, pseudonym=SERVER_PSEUDONYM)
-            )
+            joined = await self._conn.request(Join(identity=membership.auth_identity, invite=code))
         except Exception:
             self._keystore.forget_membership(membership.membership_id)
             raise
@@ -652,7 +663,7 @@ class Engine:
     async def set_pseudonym(self, room: str, pseudonym: str) -> None:
         """Announce a new pseudonym to the room, encrypted (/nick)."""
         session = self._active(room)
-        data = encode_profile(pseudonym)
+        data = nick_plaintext(pseudonym)
         session.pseudonyms[session.me.hex()] = pseudonym
         session.save()
         await self._io.send_plain(session, data)
@@ -675,7 +686,7 @@ class Engine:
         if session.group is None or session.status != "member":
             return
         await self._io.send_plain(
-            session, encode_profile(session.pseudonym(session.me) or "member")
+            session, nick_plaintext(session.pseudonym(session.me) or "member")
         )
         if session.is_facilitator and session.room_state is not None:
             await self._io.send_plain(session, plaintext(session.room_state))
@@ -780,20 +791,12 @@ class Engine:
 
     def tree_hash(self, room: str) -> bytes:
         """The room's current tree hash (RFC 9420 §7.8): equal on members that converged."""
-        session = self._active(room)
-        return session.tree_hash()
+        return self._active(room).tree_hash()
 
     def group_state(self, room: str) -> Group | None:
         """The room's MLS group (for tests and diagnostics; do not mutate)."""
         return self._session(room).group
 
 
-__all__ = [
-    "Engine",
-    "Invite",
-    "MemberView",
-    "RoomInfo",
-    "SentMessage",
-    "parse_invite",
-    "safety_number",
-]
+__all__ = ["Engine", "Invite", "MemberView", "RoomInfo", "SentMessage", "parse_invite"]
+__all__ += ["safety_number"]

@@ -8,6 +8,7 @@
      +-- ServerRefusedError       the server answered ``error`` (protocol.md §5); ``code``
      |    +-- InviteRefusedError     invite_invalid / expired / revoked / exhausted
      +-- NotConnectedError        no connection and the request cannot wait (or timed out)
+     |    +-- ServerKeyChangedError  the server's ds_key is not the one pinned at first contact
      +-- RoomProtocolError        the room's MLS state cannot move forward (peer's or
                                   server's fault; a rejoin may repair it)
 
@@ -49,3 +50,21 @@ class NotConnectedError(HearthClientError):
 
 class RoomProtocolError(HearthClientError):
     """The room's MLS state cannot advance (a refused or undecodable message)."""
+
+
+class ServerKeyChangedError(NotConnectedError):
+    """The server's ``ds_key`` differs from the one this profile pinned at first contact.
+
+    protocol.md §3.2: the auth transcript names the server's key, so a different key
+    is another server (or a replaced one). The engine never authenticates to it and
+    stays OFFLINE until the user decides (trust on first use, like SSH host keys).
+    """
+
+    def __init__(self, server: str, pinned: bytes, offered: bytes) -> None:
+        super().__init__(
+            f"the server {server} presented a different key ({offered.hex()[:16]}...) "
+            f"from the one pinned on first contact ({pinned.hex()[:16]}...); not connecting"
+        )
+        self.server = server
+        self.pinned = pinned
+        self.offered = offered

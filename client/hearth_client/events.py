@@ -54,7 +54,8 @@ class MessageKind(enum.StrEnum):
 
 class LeaveReason(enum.StrEnum):
     LEFT = "left"  # the member left by itself
-    REMOVED = "removed"  # a facilitator (or the server, for a ban) removed it
+    REMOVED = "removed"  # a facilitator (or the server, for a leave) removed it
+    BANNED = "banned"  # a facilitator banned it: it can never rejoin (protocol.md §12.7)
 
 
 @dataclass(frozen=True, slots=True)

@@ -224,6 +224,9 @@ class PendingKeyPackage(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
 class KeystoreBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     memberships: tuple[Membership, ...] = ()
     key_packages: tuple[PendingKeyPackage, ...] = ()
+    #: (server URL, its ds_key) pinned at first contact (protocol.md §3.2); absent in
+    #: bodies written before pinning, which decode with none pinned.
+    server_keys: tuple[tuple[str, bytes], ...] = ()
 
 
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
@@ -545,13 +548,37 @@ class Keystore:
         """Delete a membership, its pending KeyPackages and its group state (after leaving)."""
         old = self.membership(membership_id)
         group_file = self._group_path(membership_id)
-        body = KeystoreBody(
-            tuple(m for m in self._body.memberships if m is not old),
-            tuple(k for k in self._body.key_packages if k.membership_id != membership_id),
+        body = msgspec.structs.replace(
+            self._body,
+            memberships=tuple(m for m in self._body.memberships if m is not old),
+            key_packages=tuple(
+                k for k in self._body.key_packages if k.membership_id != membership_id
+            ),
         )
         self._write_body(body)
         group_file.unlink(missing_ok=True)
         _fsync_dir(self._profile / GROUPS_DIR)
+
+    # --- pinned server keys (protocol.md §3.2) -----------------------------------------
+
+    def server_key(self, server: str) -> bytes | None:
+        """The ds_key pinned for ``server`` at first contact, or None."""
+        return dict(self._body.server_keys).get(server)
+
+    def pin_server_key(self, server: str, ds_key: bytes) -> bytes:
+        """Pin ``server``'s ds_key if none is pinned yet (first contact); return the pinned key.
+
+        A pinned key is never replaced: the caller compares and refuses a different one.
+        """
+        self._check_open()
+        if len(ds_key) != 32:
+            raise KeystoreUsageError("a server ds_key is 32 bytes")
+        pinned = self.server_key(server)
+        if pinned is None:
+            keys = (*self._body.server_keys, (server, ds_key))
+            self._write_body(msgspec.structs.replace(self._body, server_keys=keys))
+            pinned = ds_key
+        return pinned
 
     # --- pending KeyPackages -----------------------------------------------------------
 

@@ -22,6 +22,7 @@ import asyncio
 import hashlib
 import secrets
 from collections.abc import Callable
+from typing import TypeVar
 
 from hearth_client import events as ev
 from hearth_client.connection import Connection
@@ -44,7 +45,9 @@ from hearth_core.frames import (
     Send,
     UploadKeyPackages,
 )
+from hearth_core.room_errors import RoomUsageError
 from hearth_core.room_roles import Role, replace_roles
+from hearth_core.room_state import Envelope, Nick, encode_envelope
 from hearth_mls.group import Group
 from hearth_mls.group_info import GroupInfo
 from hearth_mls.group_state import Phase
@@ -54,6 +57,27 @@ from hearth_mls.proposals import GroupContextExtensions, Proposal, Remove
 from hearth_mls.tree_nodes import ratchet_tree_from_bytes
 
 #: How many times a commit or message is redone after losing its epoch (protocol.md §12.4).
+T = TypeVar("T")
+
+
+def checked(make: Callable[[], T]) -> T:
+    """``make()``, with the core's RoomUsageError (bad local input) as ClientUsageError."""
+    try:
+        return make()
+    except RoomUsageError as exc:
+        raise ClientUsageError(str(exc)) from exc
+
+
+def plaintext(envelope: Envelope) -> bytes:
+    """An envelope's plaintext (hearth_core.room_state); ClientUsageError if invalid."""
+    return checked(lambda: encode_envelope(envelope))
+
+
+def nick_plaintext(pseudonym: str) -> bytes:
+    """The ``nick`` envelope announcing ``pseudonym``; ClientUsageError if invalid."""
+    return plaintext(checked(lambda: Nick(pseudonym=pseudonym)))
+
+
 MAX_COMMIT_ATTEMPTS = 8
 REQUEST_TIMEOUT = 20.0
 #: KeyPackages uploaded at a time for a waiting membership (protocol.md §12.1).

@@ -29,7 +29,6 @@ import msgspec
 
 from hearth_client import events as ev
 from hearth_client.keystore import Keystore, Membership
-from hearth_client.profile_envelope import decode_profile, is_profile
 from hearth_core.frames import Message
 from hearth_core.room_errors import RoomError
 from hearth_core.room_roles import (
@@ -40,7 +39,7 @@ from hearth_core.room_roles import (
     room_capabilities,
     room_extensions,
 )
-from hearth_core.room_state import Chat, Me, RoomState, apply_room_state, decode_envelope
+from hearth_core.room_state import Chat, Me, Nick, RoomState, apply_room_state, decode_envelope
 from hearth_mls.credential import Credential
 from hearth_mls.errors import MLSError
 from hearth_mls.extension_payloads import ExternalSender
@@ -419,14 +418,13 @@ class RoomSession:
         plaintext = received.plaintext
         sender = ev.member_id(identity)
         try:
-            if is_profile(plaintext):
-                profile = decode_profile(plaintext)
-                previous = self.pseudonyms.get(identity.hex())
-                self.pseudonyms[identity.hex()] = profile.pseudonym
-                if previous == profile.pseudonym:
-                    return []
-                return [ev.PseudonymChanged(self.room, sender, profile.pseudonym)]
             envelope = decode_envelope(plaintext)
+            if isinstance(envelope, Nick):  # the sender's own pseudonym, nobody else's
+                previous = self.pseudonyms.get(identity.hex())
+                self.pseudonyms[identity.hex()] = envelope.pseudonym
+                if previous == envelope.pseudonym:
+                    return []
+                return [ev.PseudonymChanged(self.room, sender, envelope.pseudonym)]
             if isinstance(envelope, RoomState):
                 before = self.room_state
                 self.room_state = apply_room_state(before, envelope, role)

@@ -90,7 +90,8 @@ class CreateRoom(_Frame, tag="create_room", kw_only=True, frozen=True):
 
     ref: Ref | None = None
     identity: IdentityKey
-    pseudonym: Pseudonym
+    #: Required for a room without ``group_info``; never for an MLS room (§12.2).
+    pseudonym: Pseudonym | None = None
     metadata: RoomMetadata = b""
     waiting_room: bool = False
     retention: RetentionSeconds | None = None
@@ -124,7 +125,8 @@ class Join(_Frame, tag="join", kw_only=True, frozen=True):
     ref: Ref | None = None
     identity: IdentityKey
     invite: InviteSecret
-    pseudonym: Pseudonym
+    #: Required to join a room without a group; never for an MLS room (§12.3).
+    pseudonym: Pseudonym | None = None
 
 
 class Admit(_Frame, tag="admit", kw_only=True, frozen=True):
@@ -257,7 +259,8 @@ class MemberInfo(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_onl
     """protocol.md §4.8: one member as other members see it."""
 
     identity: IdentityKey
-    pseudonym: Pseudonym
+    #: Absent when the member gave none (MLS rooms: pseudonyms travel encrypted, §12).
+    pseudonym: Pseudonym | None = None
     role: Role
     status: MemberStatus
     online: bool = False
@@ -270,6 +273,9 @@ class MemberChange(enum.StrEnum):
     WAITING = "waiting"
     ADMITTED = "admitted"
     LEFT = "left"
+    #: Sent only to the member's own connections, just before the server unbinds them.
+    REMOVED = "removed"
+    BANNED = "banned"
 
 
 class MessageKind(enum.StrEnum):

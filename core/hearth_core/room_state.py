@@ -25,6 +25,9 @@ kind (``t``)   fields                           meaning
 ``me``         ``text``                         an action ("/me waves")
 ``room_state`` ``revision, name, topic,         the room's metadata, a full snapshot;
                guidelines``                     accepted only from a facilitator
+``nick``       ``pseudonym``                    the sender's pseudonym in this room
+                                                (1..MAX_PSEUDONYM_CHARS, one line, not
+                                                blank); applies to the sending leaf only
 =============  ===============================  =========================================
 
 A new version of the format gets a new version byte; a reader refuses versions
@@ -32,7 +35,10 @@ it does not know (:class:`~hearth_core.room_errors.EnvelopeVersionError`) rather
 than guess. Room state is a full snapshot with a revision, applied by
 :func:`apply_room_state`: a facilitator's client re-announces the current
 snapshot (same revision) after adding members, since a joiner cannot read
-messages of epochs before its own (RFC 9420 §12.4.3).
+messages of epochs before its own (RFC 9420 §12.4.3). Likewise every member
+re-announces its ``nick`` after entering the group and after epochs that add
+members: pseudonyms are shown only to the room's members (DESIGN.md principle 2),
+never put in a credential or leaf node, which the Delivery Service can read.
 """
 
 from __future__ import annotations
@@ -59,6 +65,7 @@ MAX_TEXT_CHARS = 4000
 MAX_NAME_CHARS = 64
 MAX_TOPIC_CHARS = 280
 MAX_GUIDELINES_CHARS = 6000
+MAX_PSEUDONYM_CHARS = 64
 
 # C0 controls but TAB and LF, DEL, C1 controls, bidi embeddings/overrides/isolates.
 _MULTILINE_FORBIDDEN = "\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
@@ -70,6 +77,9 @@ Name = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME_CHARS, patt
 Topic = Annotated[str, msgspec.Meta(max_length=MAX_TOPIC_CHARS, pattern=_ONE_LINE)]
 Guidelines = Annotated[str, msgspec.Meta(max_length=MAX_GUIDELINES_CHARS, pattern=_MULTILINE)]
 Revision = Annotated[int, msgspec.Meta(ge=1, le=2**53)]
+Pseudonym = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=MAX_PSEUDONYM_CHARS, pattern=_ONE_LINE)
+]
 
 
 class _Envelope(msgspec.Struct, tag_field="t", forbid_unknown_fields=True, frozen=True):
@@ -118,9 +128,18 @@ class RoomState(_Envelope, tag="room_state", frozen=True):
         _not_blank(self.name, "name")
 
 
-Envelope = Chat | Me | RoomState
+class Nick(_Envelope, tag="nick", frozen=True):
+    """The sender's pseudonym in this room (``/nick``, and the announcement on joining)."""
 
-_DECODER: msgspec.msgpack.Decoder[Chat | Me | RoomState] = msgspec.msgpack.Decoder(Envelope)
+    pseudonym: Pseudonym
+
+    def __post_init__(self) -> None:
+        _not_blank(self.pseudonym, "pseudonym")
+
+
+Envelope = Chat | Me | RoomState | Nick
+
+_DECODER: msgspec.msgpack.Decoder[Chat | Me | RoomState | Nick] = msgspec.msgpack.Decoder(Envelope)
 _ENCODER = msgspec.msgpack.Encoder()
 _FORBIDDEN = re.compile(f"[{_MULTILINE_FORBIDDEN}]")
 
@@ -195,11 +214,13 @@ __all__ = [
     "MAX_ENVELOPE_BYTES",
     "MAX_GUIDELINES_CHARS",
     "MAX_NAME_CHARS",
+    "MAX_PSEUDONYM_CHARS",
     "MAX_TEXT_CHARS",
     "MAX_TOPIC_CHARS",
     "Chat",
     "Envelope",
     "Me",
+    "Nick",
     "RoomState",
     "apply_room_state",
     "decode_envelope",

@@ -155,6 +155,10 @@ async def create_room(hub: Hub, session: Session, frame: CreateRoom) -> None:
         retention = min(retention or config.retention_max, config.retention_max)
     now = hub.clock_ms()
     record = RoomRecord(room_id, now, frame.metadata, frame.waiting_room, retention)
+    if frame.pseudonym is None:
+        raise RequestError(
+            ErrorCode.INVALID_FIELD, "pseudonym: required for a room without a group"
+        )
     creator = MemberRecord(
         room_id, frame.identity, frame.pseudonym, Role.FACILITATOR, MemberStatus.MEMBER, now
     )
@@ -216,7 +220,16 @@ async def join(hub: Hub, session: Session, frame: Join) -> None:
         if await hub.store.is_banned(room_id, frame.identity):
             raise RequestError(ErrorCode.BANNED, "banned from this room", room=room_id)
         _decide(hub.hooks.before_join(JoinEvent(room_id, frame.identity)), room_id)
-    result = await hub.store.join(secret_hash, frame.identity, frame.pseudonym, hub.clock_ms())
+        if frame.pseudonym is None:
+            target = await hub.rooms.load(room_id)
+            if target is not None and target.group is None:
+                raise RequestError(
+                    ErrorCode.INVALID_FIELD,
+                    "pseudonym: required to join a room without a group",
+                    room=room_id,
+                )
+    pseudonym = frame.pseudonym or ""  # none given: MLS rooms keep pseudonyms encrypted
+    result = await hub.store.join(secret_hash, frame.identity, pseudonym, hub.clock_ms())
     room = await hub.rooms.load(result.room.id)
     if room is None:
         raise StoreError("joined room vanished")

@@ -134,8 +134,8 @@ async def create_mls_room(hub: Hub, session: Session, frame: CreateRoom, room_id
     if config.retention_max is not None:
         retention = min(retention or config.retention_max, config.retention_max)
     record = RoomRecord(room_id, now, b"", frame.waiting_room, retention)
-    creator = MemberRecord(
-        room_id, frame.identity, frame.pseudonym, Role.FACILITATOR, MemberStatus.MEMBER, now
+    creator = MemberRecord(  # "" when no pseudonym is given (an MLS room needs none, §12.2)
+        room_id, frame.identity, frame.pseudonym or "", Role.FACILITATOR, MemberStatus.MEMBER, now
     )
     group_record = GroupRecord(
         room_id, group.group_id, group.epoch, 0, now, frame.group_info, group.ratchet_tree()
@@ -403,12 +403,15 @@ def _committed(
     room.set_group(after, room.group_record or write.group)  # roles of admitted members
 
 
-def _drop_member(room: Room, identity: bytes) -> None:
-    """The identity is no longer a member: unbind it and tell the others."""
+def _drop_member(room: Room, identity: bytes, why: MemberChange = MemberChange.REMOVED) -> None:
+    """The identity is no longer a member: tell it (``removed`` or ``banned``), unbind
+    its connections and tell the others it ``left`` (protocol.md §4.8, §12.7)."""
     member = room.members.pop(identity, None)
     if member is None:
         return
+    notice = MemberUpdate(room=room.id, change=why, member=room.info(member))
     for other in list(room.bound.get(identity, set())):
+        other.send(notice)
         other.unbind(room)
     room.broadcast(
         encode_frame(MemberUpdate(room=room.id, change=MemberChange.LEFT, member=room.info(member)))
@@ -556,7 +559,7 @@ async def request_removal(hub: Hub, session: Session, frame: RequestRemoval) -> 
         raise RequestError(ErrorCode.NO_SUCH_MEMBER, "no such member in the group", room=room.id)
     await hub.store.add_removal(room.id, frame.member, ban=frame.ban)
     if frame.ban:
-        _drop_member(room, frame.member)
+        _drop_member(room, frame.member, MemberChange.BANNED)
     await propose_removal(hub, room, frame.member)
     session.send(Ok(ref=frame.ref))
 

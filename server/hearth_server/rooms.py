@@ -131,7 +131,7 @@ class Room:
         """A member as ``members`` and ``member_update`` show it (protocol.md §4.8)."""
         return MemberInfo(
             identity=member.identity,
-            pseudonym=member.pseudonym,
+            pseudonym=member.pseudonym or None,  # "" is stored for "none given" (§12)
             role=member.role,
             status=member.status,
             online=self.online.get(member.identity, 0) > 0,

@@ -101,6 +101,25 @@ def test_create_reopen_and_layout(tmp_path: Path) -> None:
         assert store.load_group(member.membership_id) == b"group state v1"
 
 
+def test_server_keys_are_pinned_once_and_survive_reopening(tmp_path: Path) -> None:
+    """protocol.md §3.2: the first ds_key seen for a server is kept; never replaced."""
+    profile = tmp_path / "profile"
+    first, other = b"\x01" * 32, b"\x02" * 32
+    with Keystore.create(profile, PASS, kdf=FAST) as store:
+        assert store.server_key(SERVER) is None
+        member = store.new_membership(SERVER, "river")
+        assert store.pin_server_key(SERVER, first) == first
+        assert store.pin_server_key(SERVER, other) == first  # the caller compares
+        assert store.pin_server_key("wss://elsewhere/ws", other) == other
+        with pytest.raises(KeystoreUsageError, match="32 bytes"):
+            store.pin_server_key("wss://third/ws", b"short")
+        store.forget_membership(member.membership_id)  # pins outlive memberships
+    with Keystore.open(profile, PASS) as store:
+        assert store.server_key(SERVER) == first
+        assert store.server_key("wss://elsewhere/ws") == other
+        assert store.server_key("wss://third/ws") is None
+
+
 def test_each_membership_has_its_own_keys(tmp_path: Path) -> None:
     with Keystore.create(tmp_path, PASS, kdf=FAST) as store:
         one = store.new_membership(SERVER, "river")

@@ -14,7 +14,7 @@ import pytest
 
 from hearth_client import events as ev
 from hearth_client.keystore import KdfParams, Keystore
-from hearth_client.profile_envelope import encode_profile
+from hearth_client.room_io import nick_plaintext
 from hearth_client.room_session import RoomSession, SessionBlob, fingerprint_of
 from hearth_core.frames import Message, MessageKind
 from hearth_core.room_roles import Role, room_extensions
@@ -124,7 +124,7 @@ def test_pseudonyms_and_room_state_travel_encrypted(stores: list[Keystore]) -> N
     join(bob, alice, log, [alice])
     state = RoomState(revision=1, name="Thursday circle", topic="sleep")
     f1 = log.add(alice.me, alice.protect(encode_envelope(state)), MessageKind.APPLICATION, 1)
-    f2 = log.add(alice.me, alice.protect(encode_profile("river")), MessageKind.APPLICATION, 1)
+    f2 = log.add(alice.me, alice.protect(nick_plaintext("river")), MessageKind.APPLICATION, 1)
     events = bob.handle(f1) + bob.handle(f2)
     assert ev.RoomStateChanged(ROOM, "Thursday circle", "sleep", "") in events
     assert bob.pseudonym(alice.me) == "river"

@@ -15,10 +15,12 @@ from hearth_core.room_state import (
     MAX_ENVELOPE_BYTES,
     MAX_GUIDELINES_CHARS,
     MAX_NAME_CHARS,
+    MAX_PSEUDONYM_CHARS,
     MAX_TEXT_CHARS,
     MAX_TOPIC_CHARS,
     Chat,
     Me,
+    Nick,
     RoomState,
     apply_room_state,
     decode_envelope,
@@ -43,6 +45,8 @@ def raw(obj: object, version: int = ENVELOPE_VERSION) -> bytes:
         Me("waves"),
         STATE,
         RoomState(1, "x"),
+        Nick("river"),
+        Nick("🌱" * MAX_PSEUDONYM_CHARS),
         Chat("x" * MAX_TEXT_CHARS),
         RoomState(
             2**53,
@@ -52,7 +56,7 @@ def raw(obj: object, version: int = ENVELOPE_VERSION) -> bytes:
         ),
     ],
 )
-def test_round_trip(envelope: Chat | Me | RoomState) -> None:
+def test_round_trip(envelope: Chat | Me | RoomState | Nick) -> None:
     data = encode_envelope(envelope)
     assert data[0] == ENVELOPE_VERSION
     assert len(data) <= MAX_ENVELOPE_BYTES
@@ -65,6 +69,7 @@ def test_encoding_is_tagged_msgpack() -> None:
     assert decode_envelope(raw({"t": "room_state", "revision": 1, "name": "r"})) == RoomState(
         1, "r"
     )
+    assert encode_envelope(Nick("ash")) == raw({"t": "nick", "pseudonym": "ash"})
 
 
 @pytest.mark.parametrize(
@@ -100,6 +105,16 @@ def test_encoding_is_tagged_msgpack() -> None:
             "guidelines",
         ),
         ({"t": "room_state", "revision": 1, "name": "r", "guidelines": "\x1b]0;"}, "guidelines"),
+        ({"t": "nick", "pseudonym": ""}, "pseudonym"),
+        ({"t": "nick", "pseudonym": "  "}, "blank"),
+        ({"t": "nick", "pseudonym": "p" * (MAX_PSEUDONYM_CHARS + 1)}, "pseudonym"),
+        ({"t": "nick", "pseudonym": "two\nlines"}, "pseudonym"),
+        ({"t": "nick", "pseudonym": "tab\there"}, "pseudonym"),
+        ({"t": "nick", "pseudonym": "esc\x1b[2J"}, "pseudonym"),
+        ({"t": "nick", "pseudonym": "bidi\u202e"}, "pseudonym"),
+        ({"t": "nick", "pseudonym": 5}, "pseudonym"),
+        ({"t": "nick"}, "pseudonym"),
+        ({"t": "nick", "pseudonym": "ash", "member": "x"}, "member"),
         ([1, 2], "object"),
     ],
 )
@@ -126,7 +141,12 @@ def test_framing_errors() -> None:
 
 
 def test_reprs_never_show_the_text() -> None:
-    for envelope in (Chat("my secret"), Me("my secret"), RoomState(1, "my secret", "t", "g")):
+    for envelope in (
+        Chat("my secret"),
+        Me("my secret"),
+        RoomState(1, "my secret", "t", "g"),
+        Nick("my secret"),
+    ):
         assert "secret" not in repr(envelope)
         assert "secret" not in f"{envelope}"
 
@@ -140,9 +160,16 @@ def test_errors_never_echo_the_text() -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    [Chat("\x1b[31m"), Chat("x" * (MAX_TEXT_CHARS + 1)), RoomState(0, "r"), RoomState(1, "a\nb")],
+    [
+        Chat("\x1b[31m"),
+        Chat("x" * (MAX_TEXT_CHARS + 1)),
+        RoomState(0, "r"),
+        RoomState(1, "a\nb"),
+        Nick("a\nb"),
+        Nick("p" * (MAX_PSEUDONYM_CHARS + 1)),
+    ],
 )
-def test_encoding_an_invalid_envelope_is_a_usage_error(bad: Chat | Me | RoomState) -> None:
+def test_encoding_an_invalid_envelope_is_a_usage_error(bad: Chat | Me | RoomState | Nick) -> None:
     with pytest.raises(err.RoomUsageError):
         encode_envelope(bad)
 
@@ -153,6 +180,8 @@ def test_blank_text_cannot_be_built(kind: type[Chat] | type[Me]) -> None:
         kind(" \n")
     with pytest.raises(err.RoomUsageError, match="blank"):
         RoomState(1, "  ")
+    with pytest.raises(err.RoomUsageError, match="blank"):
+        Nick(" ")
 
 
 @given(st.binary(max_size=200))

@@ -24,7 +24,7 @@ async def test_clients_refuse_a_forwarded_rogue_removal(engines: Any) -> None:
     room, made = await _room_with(engines, ["alice", "bob", "carol"])
     (alice, _ra), (bob, _rb), (carol, _rc) = made
     epoch = alice.room(room).epoch
-    carol_hex = carol._sessions[room].me.hex()
+    carol_hex = ev.member_identity(carol.room(room).me).hex()
     _, request = await rogue_commit(bob, room, carol_hex)
     await request  # this test server accepted it and fans it out
     for engine, recorder in made:

@@ -19,6 +19,7 @@ import pytest
 
 from hearth_client import events as ev
 from hearth_client.engine import Engine
+from hearth_client.keystore import Keystore
 from hearth_mls.errors import MLSError
 from hearth_mls.mls_message import MLSMessage
 
@@ -192,9 +193,13 @@ async def test_five_clients_many_epochs_no_leaks(
     secrets_: list[bytes] = [NAME.encode(), TOPIC.encode(), GUIDELINES.encode()]
     secrets_ += [text.encode() for text in said]
     secrets_ += [p.encode() for p in ["river-runs-deep", *pseudonyms.values()]]
-    for engine in (alice, bob, carol, dave, erin):
-        for membership in engine._keystore.memberships():
-            secrets_ += _forms(membership.auth_key) + _forms(membership.signature_key)
+    for name, engine in zip(
+        ["alice", "bob", "carol", "dave", "erin"], [alice, bob, carol, dave, erin], strict=True
+    ):
+        await engine.close()  # releases the profile (closing again at teardown is a no-op)
+        with Keystore.open(tmp_path / name, PASSPHRASE) as keystore:  # as a user would
+            for membership in keystore.memberships():
+                secrets_ += _forms(membership.auth_key) + _forms(membership.signature_key)
     for secret in secrets_:
         assert secret not in stored, "the server's database holds a secret"
         assert secret not in logs, "the server's logs hold a secret"

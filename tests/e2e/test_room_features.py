@@ -7,15 +7,17 @@ the engine's encrypted announcements (pseudonyms, room state).
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from hearth_client import events as ev
 from hearth_client.errors import ClientUsageError
+from hearth_client.keystore import Keystore
 from hearth_core.room_roles import Role
 
-from .conftest import TIMEOUT
+from .conftest import PASSPHRASE, TIMEOUT
 from .test_recovery import _converged, _room_with
 
 
@@ -59,6 +61,12 @@ async def test_ban_removes_through_a_server_proposal(engines: Any) -> None:
     epoch = alice.room(room).epoch
     bob_id = bob.room(room).me
     await alice.ban(room, bob_id)
+    # bob is told at once (member_update banned, protocol.md §4.8), not at its next connect.
+    left = await rb.wait_for(lambda e: isinstance(e, ev.RoomLeft))
+    assert left == ev.RoomLeft(room, ev.LeaveReason.BANNED)
+    assert bob.room(room).status == "left"
+    with pytest.raises(ClientUsageError):
+        await bob.send(room, "still here?")
     await ra.wait_for(lambda e: isinstance(e, ev.MemberLeft) and e.member == bob_id)
     await rc.wait_for(lambda e: isinstance(e, ev.MemberLeft) and e.member == bob_id)
     await _converged(room, [(alice, ra), (carol, rc)])
@@ -66,9 +74,22 @@ async def test_ban_removes_through_a_server_proposal(engines: Any) -> None:
     await carol.send(room, "after the ban")
     assert (await ra.texts(room, 1))[-1] == "after the ban"
     assert "after the ban" not in [m.text for m in rb.messages(room)]
+    # A removal by commit: carol learns from the commit itself (her MLS check decides,
+    # protocol.md §12.8); the server's member_update removed that follows adds no event.
+    await alice.remove(room, carol.room(room).me)
+    await rc.wait_for(lambda e: isinstance(e, ev.RoomLeft))
+    await ra.wait_for(lambda e: isinstance(e, ev.MemberLeft) and e.member == carol.room(room).me)
+    await alice.send(room, "just me")
+    await ra.texts(room, 2)
+    assert [e for e in rc.events if isinstance(e, ev.RoomLeft)] == [
+        ev.RoomLeft(room, ev.LeaveReason.REMOVED)
+    ]
+    assert [e for e in rb.events if isinstance(e, ev.RoomLeft)] == [
+        ev.RoomLeft(room, ev.LeaveReason.BANNED)
+    ]
 
 
-async def test_memberships_are_unlinkable_across_rooms(engines: Any) -> None:
+async def test_memberships_are_unlinkable_across_rooms(engines: Any, tmp_path: Path) -> None:
     alice, _ = await engines("alice")
     bob, rb = await engines("bob")
     first = (await alice.create_room("first room", pseudonym="river-one")).room
@@ -80,13 +101,16 @@ async def test_memberships_are_unlinkable_across_rooms(engines: Any) -> None:
     assert len(ids) == 2  # a fresh auth identity per membership
     keys = {alice.fingerprint(first), alice.fingerprint(second)}
     assert len(keys) == 2  # and a fresh MLS signature key
-    memberships = alice._keystore.memberships()
-    assert len({m.auth_key for m in memberships}) == len(memberships) == 2
-    assert len({m.signature_key for m in memberships}) == 2
     # What bob can see of alice in the second room says nothing about the first.
     seen = {m.member for m in bob.members(second)} | {m.fingerprint for m in bob.members(second)}
     assert alice.room(first).me not in seen
     assert alice.fingerprint(first) not in seen
+    # The profile itself, opened as a user would once the engine is closed.
+    await alice.close()  # closing again at teardown is a no-op
+    with Keystore.open(tmp_path / "alice", PASSPHRASE) as keystore:
+        memberships = keystore.memberships()
+    assert len({m.auth_key for m in memberships}) == len(memberships) == 2
+    assert len({m.signature_key for m in memberships}) == 2
 
 
 async def test_events_async_iterator_delivers_in_order(engines: Any) -> None:
