@@ -51,6 +51,10 @@ class ServerResources:
             return ()
         return stored.resources if stored.server == self.server else ()
 
+    def __call__(self) -> tuple[Resource, ...]:
+        """The current resources: what ``Engine.resources()`` returns (engine API doc)."""
+        return self.current
+
     def update(self, hello: ServerHello | None) -> bool:
         """Record what the latest ``server_hello`` carried; True if it changed."""
         if hello is None:
