@@ -150,14 +150,28 @@ async def run_plain(home: Path, server: str | None, config: ClientConfig) -> int
     else:
         client.say(f"-- now in {client._room_name(client.current)}")
     async with engine:
-        reader = await _stdin_lines()
-        while True:
-            raw = await reader.readline()
-            if not raw:
-                break
-            if not await client.handle(raw.decode(errors="replace")):
-                break
+        # With no room the engine connects only when asked: ask now, so the status is
+        # honest and the operator's resources (protocol.md §4.1) arrive before any room.
+        contact = asyncio.create_task(_first_contact(engine)) if client.current is None else None
+        try:
+            reader = await _stdin_lines()
+            while True:
+                raw = await reader.readline()
+                if not raw:
+                    break
+                if not await client.handle(raw.decode(errors="replace")):
+                    break
+        finally:
+            if contact is not None:
+                contact.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await contact
     return 0
+
+
+async def _first_contact(engine: Engine) -> None:
+    with contextlib.suppress(HearthClientError):
+        await engine.wait_online()
 
 
 __all__ = ["PlainClient", "run_plain"]

@@ -79,6 +79,12 @@ SUGGESTIONS = [
 NO_ROOM = "no room yet: /join an invite (link or code) or /create a room, /help for more"
 
 
+async def first_contact(engine: Engine) -> None:
+    """Connect a profile that has no room yet (its status shows why if that fails)."""
+    with contextlib.suppress(HearthClientError):
+        await engine.wait_online()
+
+
 class HearthApp(App[int]):
     """One profile's rooms in one terminal (module doc)."""
 
@@ -216,6 +222,10 @@ class HearthApp(App[int]):
             self.timelines.setdefault(info.room, [])
             self._remember_names(info.room)
         await engine.start()
+        if not engine.rooms():
+            # With no room the engine connects only when asked: ask now, so the status is
+            # honest and the operator's resources (protocol.md §4.1) arrive before any room.
+            self.run_worker(first_contact(engine), exclusive=False)
         rooms = engine.rooms()
         self.switch_room(rooms[0].room if rooms else None)
         self.query_one("#composer", Input).focus()
