@@ -10,7 +10,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from textual.widgets import Input, Static
+from textual.widgets import Static
 
 from hearth_client.engine import Engine
 from hearth_client.plain import PlainClient
@@ -108,7 +108,7 @@ async def test_a_damaged_or_foreign_copy_is_ignored(server: ServerHandle, tmp_pa
         await reopened.close()
 
 
-async def test_the_panel_shows_the_operator_entries_then_client_toml(
+async def test_the_panel_shows_the_operator_entries_then_client_toml_before_any_room(
     server: ServerHandle, tmp_path: Path
 ) -> None:
     await with_resources(server, HELPLINE, MARKUP)
@@ -118,8 +118,9 @@ async def test_the_panel_shows_the_operator_entries_then_client_toml(
     app = make_app(home, server, config=load_config(home))
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: app.status_text.startswith("online"))
-        app.query_one("#composer", Input).value = "/create circle me"
-        await pilot.press("enter")
+        # no room yet: the server's hello alone brings the resources
+        assert app.engine is not None
+        assert not app.engine.rooms()
         await until(pilot, lambda: app.engine is not None and bool(app.engine.resources()))
         await pilot.press("f2")
         await until(pilot, lambda: isinstance(app.screen, ResourcesScreen))
