@@ -12,6 +12,7 @@ Usage::
     hearth send ROOM TEXT
     hearth listen ROOM [--json] [--count N] [--timeout SECONDS]
     hearth keys fingerprint [ROOM]                  this profile's key fingerprint per room
+    hearth resources [--json]                       "I need help": crisis resources
 
 ROOM is a room id or a room's unique name. The profile directory is ``--home DIR``,
 else ``$HEARTH_HOME`` (:mod:`hearth_client.profile`); the server is ``--server URL``,
@@ -23,6 +24,14 @@ with an invite link) on an empty directory creates the profile.
 profile last read the room), as a JSON object per line with ``--json``: ``room,
 seq, sender, pseudonym, role, kind, text, ts, epoch, own``. It stops after
 ``--count`` messages, or after ``--timeout`` seconds.
+
+``resources`` needs no passphrase: it prints the server operator's crisis resources
+as the profile kept them from the last ``server_hello`` (protocol.md §4.1,
+:mod:`hearth_client.server_resources`), then the user's own from ``client.toml``,
+one per line as ``source<TAB>name<TAB>contact<TAB>hours<TAB>url<TAB>note`` (source
+``server`` or ``local``; text made one line, control characters removed), or as a
+JSON object per line with ``--json`` (``source, name, contact, note, url, hours``).
+With none configured it says so on stderr and exits 0.
 
 Exit codes (every error is one line on stderr, ``hearth: error: ...``)::
 
@@ -61,14 +70,18 @@ from hearth_client.errors import (
     ServerRefusedError,
 )
 from hearth_client.keystore import KeystoreError, WrongPassphraseError
+from hearth_client.plain import NO_RESOURCES
 from hearth_client.profile import (
     ProfileConfigError,
+    Resource,
     load_config,
     passphrase_from_env,
     profile_exists,
     resolve_home,
+    stored_server,
 )
 from hearth_client.sanitize import one_line
+from hearth_client.server_resources import ServerResources
 from hearth_client.tui.commands import DEFAULT_PSEUDONYM, CommandError, resolve_room
 from hearth_core.errors import HearthCoreError
 
@@ -162,7 +175,28 @@ def build_parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", help="keys").add_subparsers(dest="action", required=True)
     fingerprint = keys.add_parser("fingerprint", help="key fingerprints")
     fingerprint.add_argument("room", nargs="?")
+    resources = sub.add_parser("resources", help='"I need help": crisis resources')
+    resources.add_argument("--json", action="store_true", help="one JSON object per line")
     return parser
+
+
+def print_resources(args: argparse.Namespace) -> int:
+    """``hearth resources`` (module doc): the kept server copy, then client.toml's."""
+    home = resolve_home(args.home)
+    url = args.server or stored_server(home)
+    server = ServerResources(home, url).current if url else ()
+    rows = [("server", Resource.from_server(r)) for r in server]
+    rows += [("local", r) for r in load_config(home).resources]
+    if not rows:
+        print(f"hearth: {NO_RESOURCES}", file=sys.stderr)
+    for source, r in rows:
+        fields = {"name": r.name, "contact": r.contact, "hours": r.hours, "url": r.url}
+        fields["note"] = r.note
+        if args.json:
+            print(json.dumps({"source": source, **fields}))
+        else:
+            print("\t".join([source, *(one_line(v).replace("\t", " ") for v in fields.values())]))
+    return EXIT_OK
 
 
 def ask_passphrase(home: Path, *, create: bool) -> str:
@@ -251,6 +285,8 @@ def message_json(event: ev.MessageReceived) -> str:
 
 async def run_command(args: argparse.Namespace) -> int:
     command = args.command
+    if command == "resources":
+        return print_resources(args)
     if command == "init":
         home = resolve_home(args.home)
         if profile_exists(home):

@@ -78,6 +78,7 @@ API (the contract for the TUI and CLI)::
     engine.safety_number(room: str, member: str) -> str
     engine.tree_hash(room: str) -> bytes                        # equal on converged members
     engine.stats -> dict[str, int]                              # commit_races_lost, rejoins
+    engine.resources() -> tuple[Resource, ...]  # operator's, kept offline (protocol.md §4.1)
     engine.group_state(room: str) -> Group | None               # diagnostics/tests, read-only
 
 Data types (frozen dataclasses):
@@ -144,6 +145,7 @@ from hearth_client.room_session import (
     SessionBlob,
     new_room_group,
 )
+from hearth_client.server_resources import ServerResources
 from hearth_client.views import (
     Invite,
     MemberView,
@@ -220,6 +222,7 @@ class Engine:
             pin_key=lambda key: keystore.pin_server_key(server, key),
         )
         self._io = RoomIO(self._conn)
+        self.resources = ServerResources(keystore.profile, server)  # callable: resources()
         for membership in keystore.memberships():
             if membership.server == server and membership.room_id is not None:
                 session = RoomSession.load(keystore, membership)
@@ -471,6 +474,7 @@ class Engine:
         self._spawn(session.room, self._subscribe, session)
 
     async def _on_online(self) -> None:
+        self.resources.update(self._conn.server_hello)
         for session in list(self._sessions.values()):
             try:
                 await self._resume(session)

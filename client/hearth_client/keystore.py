@@ -345,6 +345,11 @@ class Keystore:
         self._dek_id = _hkdf(dek, None, b"dek id", 16)
         self._prefix = b""
 
+    @property
+    def profile(self) -> Path:
+        """The profile directory this keystore lives in."""
+        return self._profile
+
     # --- opening -----------------------------------------------------------------------
 
     @classmethod

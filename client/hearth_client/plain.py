@@ -19,7 +19,7 @@ from hearth_client import events as ev
 from hearth_client.engine import Engine
 from hearth_client.errors import HearthClientError
 from hearth_client.keystore import KeystoreError, WrongPassphraseError
-from hearth_client.profile import ClientConfig, passphrase_from_env, profile_exists
+from hearth_client.profile import ClientConfig, Resource, passphrase_from_env, profile_exists
 from hearth_client.sanitize import one_line
 from hearth_client.tui.commands import HELP, CommandError, Commands
 from hearth_client.tui.render import connection_label, describe, message_line
@@ -72,13 +72,22 @@ class PlainClient:
                 self.names[room] = {m.member: m.pseudonym for m in self.engine.members(room)}
 
     def resources(self) -> None:
-        if not self.config.resources:
+        """ "I need help": the server operator's (protocol.md §4.1), then client.toml's."""
+        server = tuple(Resource.from_server(r) for r in self.engine.resources())
+        if not server and not self.config.resources:
             self.say(f"-- I need help: {NO_RESOURCES}")
             return
-        self.say("-- I need help (configured by your server's operator):")
-        for resource in self.config.resources:
-            note = f" ({one_line(resource.note)})" if resource.note else ""
-            self.say(f"--   {one_line(resource.name)}: {one_line(resource.contact)}{note}")
+        self.say("-- I need help:")
+        for title, resources in (
+            ("from your server's operator", server),
+            ("from your own client.toml", self.config.resources),
+        ):
+            if resources:
+                self.say(f"-- {title}:")
+            for resource in resources:
+                extras = [one_line(x) for x in (resource.hours, resource.url, resource.note) if x]
+                details = f" ({'; '.join(extras)})" if extras else ""
+                self.say(f"--   {one_line(resource.name)}: {one_line(resource.contact)}{details}")
 
     async def handle(self, line: str) -> bool:
         """Run one typed line; False when the user asked to quit."""
@@ -141,14 +150,28 @@ async def run_plain(home: Path, server: str | None, config: ClientConfig) -> int
     else:
         client.say(f"-- now in {client._room_name(client.current)}")
     async with engine:
-        reader = await _stdin_lines()
-        while True:
-            raw = await reader.readline()
-            if not raw:
-                break
-            if not await client.handle(raw.decode(errors="replace")):
-                break
+        # With no room the engine connects only when asked: ask now, so the status is
+        # honest and the operator's resources (protocol.md §4.1) arrive before any room.
+        contact = asyncio.create_task(_first_contact(engine)) if client.current is None else None
+        try:
+            reader = await _stdin_lines()
+            while True:
+                raw = await reader.readline()
+                if not raw:
+                    break
+                if not await client.handle(raw.decode(errors="replace")):
+                    break
+        finally:
+            if contact is not None:
+                contact.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await contact
     return 0
+
+
+async def _first_contact(engine: Engine) -> None:
+    with contextlib.suppress(HearthClientError):
+        await engine.wait_online()
 
 
 __all__ = ["PlainClient", "run_plain"]

@@ -12,14 +12,15 @@
 
     local_history = true          # keep an encrypted copy of what you read (history.hhs)
 
-    [[resources]]                 # "I need help": crisis resources for this deployment,
-    name = "..."                  # as the operator of your server publishes them
+    [[resources]]                 # "I need help": your own crisis resources, shown
+    name = "..."                  # after the server operator's
     contact = "..."
     note = "..."
 
-The server does not publish crisis resources yet (no frame for it in protocol.md),
-so the operator hands out this file with the invite; the resources panel says where
-its entries come from, and Hearth ships no numbers of its own.
+The "I need help" panel shows first the resources the server's operator sends in
+``server_hello`` (protocol.md §4.1, kept offline by
+:mod:`hearth_client.server_resources`), then these local entries, each group
+labelled with where it came from. Hearth ships no numbers of its own.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import platformdirs
 
 from hearth_client.engine import PROFILE_FILE
 from hearth_client.keystore import KEYSTORE_FILE
+from hearth_core.frames import Resource as ServerResource
 
 CONFIG_FILE = "client.toml"
 HOME_ENV = "HEARTH_HOME"
@@ -45,11 +47,18 @@ class ProfileConfigError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Resource:
-    """One operator-configured crisis resource (module doc)."""
+    """One crisis resource for the panel, from the server or client.toml (module doc)."""
 
     name: str
     contact: str
     note: str = ""
+    url: str = ""
+    hours: str = ""
+
+    @classmethod
+    def from_server(cls, entry: ServerResource) -> Resource:
+        """A ``server_hello`` resource (protocol.md §4.1) in the panel's shape."""
+        return cls(entry.name, entry.contact, entry.note or "", entry.url or "", entry.hours or "")
 
 
 @dataclass(frozen=True, slots=True)

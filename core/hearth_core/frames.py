@@ -286,8 +286,48 @@ class MessageKind(enum.StrEnum):
     COMMIT = "commit"
 
 
+#: At most this many crisis resources in ``server_hello`` (protocol.md §4.1).
+MAX_RESOURCES = 16
+#: Longest text of each resource field, in characters (protocol.md §4.1).
+RESOURCE_FIELD_LIMITS = {"name": 80, "contact": 200, "note": 500, "url": 300, "hours": 100}
+#: One line of operator text: no C0/C1 controls, no bidi controls, no line separators.
+RESOURCE_TEXT_PATTERN = "^[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]+$"
+RESOURCE_URL_PATTERN = "^https?://[^\\s\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]+$"
+
+
+def _resource_text(field: str) -> msgspec.Meta:
+    return msgspec.Meta(
+        min_length=1, max_length=RESOURCE_FIELD_LIMITS[field], pattern=RESOURCE_TEXT_PATTERN
+    )
+
+
+class Resource(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """protocol.md §4.1: one crisis resource that the server's operator configured.
+
+    Public, operator-authored text for the "I need help" panel; clients show it as
+    plain text, never as markup.
+    """
+
+    name: Annotated[str, _resource_text("name")]
+    contact: Annotated[str, _resource_text("contact")]
+    note: Annotated[str, _resource_text("note")] | None = None
+    url: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                min_length=1, max_length=RESOURCE_FIELD_LIMITS["url"], pattern=RESOURCE_URL_PATTERN
+            ),
+        ]
+        | None
+    ) = None
+    hours: Annotated[str, _resource_text("hours")] | None = None
+
+
 class ServerHello(_Frame, tag="server_hello", kw_only=True, frozen=True):
     """protocol.md §4.1: the chosen version, the auth challenge nonce and the limits.
+
+    ``resources`` are the crisis resources the operator configured (may be empty,
+    then omitted on the wire).
 
     ``ds_key`` is the server's Delivery Service signature key (Ed25519, RFC 9420
     §12.1.8.1 external sender) that MLS rooms list in ``external_senders`` (§12.2),
@@ -299,6 +339,7 @@ class ServerHello(_Frame, tag="server_hello", kw_only=True, frozen=True):
     nonce: Nonce
     limits: Limits
     ds_key: IdentityKey | None = None
+    resources: Annotated[tuple[Resource, ...], msgspec.Meta(max_length=MAX_RESOURCES)] = ()
 
 
 class Authed(_Frame, tag="authed", kw_only=True, frozen=True):

@@ -6,6 +6,10 @@ that is passed down; nothing reads the environment anywhere else.
 Every field can be set in the TOML file (top-level keys, or a ``[server]`` table), as
 an environment variable ``HEARTH_<FIELD>`` (upper case) and, for the common ones, as
 a flag. The config file itself is named by ``--config`` or ``HEARTH_CONFIG``.
+
+``resources`` (the crisis resources sent in ``server_hello``, protocol.md §4.1) is
+set only in the TOML file, as ``[[server.resources]]`` or top-level ``[[resources]]``
+entries with ``name`` and ``contact`` and optionally ``note``, ``url`` and ``hours``.
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import platformdirs
 
+from hearth_core.frames import MAX_RESOURCES, RESOURCE_FIELD_LIMITS, Resource
 from hearth_server.errors import ConfigError
 
 DAY = 86400
@@ -74,6 +80,8 @@ class ServerConfig:
     rooms_cached: int = 10_000
     # MLS Delivery Service (protocol.md §12.6)
     epoch_grace: float = 10.0
+    # "I need help": public crisis resources for this deployment (protocol.md §4.1)
+    resources: tuple[Resource, ...] = ()
 
     @property
     def max_frame(self) -> int:
@@ -122,7 +130,65 @@ class ServerConfig:
             raise ConfigError("epoch_grace must be between 0 and 3600 seconds")
         if self.page_size * 2 > self.outbox_frames:
             raise ConfigError("outbox_frames must be at least twice page_size")
+        if len(self.resources) > MAX_RESOURCES:
+            raise ConfigError(f"at most {MAX_RESOURCES} resources (protocol.md §4.1)")
+        for index, resource in enumerate(self.resources):
+            _check_resource(index, resource)
         return self
+
+
+def _check_resource(index: int, resource: Resource) -> None:
+    """Raise ``ConfigError`` unless ``resource`` fits ``hearth_core.frames.Resource``'s limits."""
+    for name, limit in RESOURCE_FIELD_LIMITS.items():
+        value = getattr(resource, name)
+        if value is None:
+            continue
+        where = f"resources[{index}].{name}"
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} must be text")
+        if not value.strip():
+            raise ConfigError(f"{where} must not be blank")
+        if len(value) > limit:
+            raise ConfigError(f"{where} must be at most {limit} characters")
+        try:
+            msgspec.convert(value, _FIELD_TYPES[name])
+        except msgspec.ValidationError:
+            if name == "url":
+                raise ConfigError(
+                    f"{where} must be an http:// or https:// address without spaces "
+                    "or control characters"
+                ) from None
+            raise ConfigError(
+                f"{where} must be one line without control characters "
+                "(no newlines, tabs, escape sequences or bidi controls)"
+            ) from None
+
+
+_FIELD_TYPES = {
+    name: typing.get_type_hints(Resource, include_extras=True)[name]
+    for name in RESOURCE_FIELD_LIMITS
+}
+
+
+def _load_resources(value: Any) -> tuple[Resource, ...]:
+    """``[[resources]]`` entries from the TOML file as ``Resource`` values (checked later)."""
+    if not isinstance(value, list):
+        raise ConfigError("resources must be an array of tables ([[server.resources]])")
+    resources = []
+    for index, entry in enumerate(value):
+        if not isinstance(entry, dict):
+            raise ConfigError(f"resources[{index}] must be a table")
+        unknown = sorted(set(entry) - set(RESOURCE_FIELD_LIMITS))
+        if unknown:
+            raise ConfigError(f"resources[{index}]: unknown key {unknown[0]!r}")
+        for required in ("name", "contact"):
+            if required not in entry:
+                raise ConfigError(f"resources[{index}] needs a {required}")
+        for name, text in entry.items():
+            if not isinstance(text, str):
+                raise ConfigError(f"resources[{index}].{name} must be text")
+        resources.append(Resource(**entry))
+    return tuple(resources)
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(ServerConfig)}
@@ -199,13 +265,22 @@ def load_config(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Serve
         table = document.get("server", document)
         if not isinstance(table, dict):
             raise ConfigError("[server] must be a table")
+        if table is not document and "resources" in document:
+            if "resources" in table:
+                raise ConfigError("resources given both in [server] and at the top level")
+            table = {**table, "resources": document["resources"]}
         for name, value in table.items():
             if name not in _FIELDS:
                 raise ConfigError(f"unknown config key {name!r}")
-            values[name] = _coerce(name, value)
+            if name == "resources":
+                values[name] = _load_resources(value)
+            else:
+                values[name] = _coerce(name, value)
     for name in _FIELDS:
         env = environ.get(f"HEARTH_{name.upper()}")
         if env is not None:
+            if name == "resources":
+                raise ConfigError("resources can be set only in the config file ([[resources]])")
             values[name] = _coerce(name, env)
     for name in _FLAGS:
         flag = getattr(args, name)

@@ -115,6 +115,7 @@ async def hello(hub: Hub, session: Session, frame: HelloFrame) -> None:
             nonce=session.nonce,
             limits=hub.limits,
             ds_key=hub.ds_public,
+            resources=hub.config.resources,
         )
     )
 

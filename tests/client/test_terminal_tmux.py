@@ -93,13 +93,12 @@ async def test_real_terminal_start_receive_send_quick_exit(
     await terminal.tmux(
         "new-session", "-d", "-s", "hearth", "-x", "120", "-y", "40", "sh", "-c", command
     )
-    await terminal.wait_for("not connected: /join an invite or /create a room")
+    await terminal.wait_for("online, end-to-end encrypted")  # first contact, no room yet
     peer, recorder = await engines("peer")
     room = (await peer.create_room("circle", pseudonym="host")).room
     invite = await peer.create_invite(room)
     await terminal.type(f"/join {invite.code} carol")
     await terminal.wait_for("joined as carol")
-    await terminal.wait_for("online, end-to-end encrypted")
     await peer.send(room, "hello from the peer")
     await terminal.wait_for("host: hello from the peer")
     await terminal.type("hello from tmux")

@@ -1,11 +1,13 @@
 """Safety features of the terminal client (issue 6): the "I need help" resources panel
-(operator-configured, nothing invented), the quick exit, no plaintext on disk unless
-local history is opted in, and then only sealed. Also writes the README's screenshots
-(Textual's SVG export) to docs/screenshots when HEARTH_SCREENSHOTS=1."""
+(the server operator's, then client.toml's; nothing invented), the quick exit, no
+plaintext on disk unless local history is opted in, and then only sealed. Also writes
+the README's screenshots (Textual's SVG export) to docs/screenshots when
+HEARTH_SCREENSHOTS=1."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from hearth_client.profile import ClientConfig, ProfileConfigError, load_config
 from hearth_client.tui.app import HearthApp
 from hearth_client.tui.history import HISTORY_FILE, HistoryError, LocalHistory
 from hearth_client.tui.screens import BlankScreen, ResourcesScreen, UnlockScreen
+from hearth_core.frames import Resource
 
 from .test_cli import one_error_line
 from .test_terminal_support import (  # noqa: F401 (fixtures)
@@ -36,14 +39,21 @@ from .test_terminal_support import (  # noqa: F401 (fixtures)
 
 RESOURCES = """
 [[resources]]
-name = "Example Warmline (placeholder set by this test's operator)"
-contact = "operator-configured contact goes here"
-note = "listed in client.toml by the server's operator"
+name = "Example Warmline (placeholder, not a real service)"
+contact = "a contact you added yourself goes here"
+note = "listed in your own client.toml"
 
 [[resources]]
 name = "Your facilitator"
 contact = "say so in the room, or message them"
 """
+
+OPERATOR = Resource(
+    name="Example Helpline (placeholder, not a real service)",
+    contact="the number your server's operator publishes goes here",
+    hours="24/7",
+    url="https://help.example.org/",
+)
 
 
 def shots(tmp_path: Path) -> Path:
@@ -68,21 +78,26 @@ def files_contain(root: Path, needle: bytes) -> list[Path]:
 async def test_resources_panel_shows_operator_entries_or_says_none(
     server: ServerHandle, tmp_path: Path
 ) -> None:
+    server.config = replace(server.config, resources=(OPERATOR,)).validate()
+    await server.restart()
     home = tmp_path / "me"
     home.mkdir()
     (home / "client.toml").write_text(RESOURCES)
     app = make_app(home, server, config=load_config(home))
-    async with app.run_test(size=(120, 36)) as pilot:
-        await ready(pilot, app)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.status_text.startswith("online"))  # server's entries
         await pilot.press("f2")
         await until(pilot, lambda: isinstance(app.screen, ResourcesScreen))
         shown = [str(w.render()) for w in app.screen.query(".resource").results(Static)]
-        assert len(shown) == 2
-        assert "Example Warmline" in shown[0]
-        assert "operator-configured contact" in shown[0]
+        assert len(shown) == 3
+        assert shown[0].startswith(OPERATOR.name + "\n" + OPERATOR.contact)
+        assert "Example Warmline" in shown[1]
+        assert "a contact you added yourself" in shown[1]
         app.save_screenshot("resources.svg", str(shots(tmp_path)))
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, ResourcesScreen))
+    server.config = replace(server.config, resources=()).validate()
+    await server.restart()
     bare = make_app(tmp_path / "other", server)
     async with bare.run_test(size=(120, 36)) as pilot:
         await ready(pilot, bare)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 
 import pytest
 from hypothesis import given
@@ -10,7 +11,15 @@ from hypothesis import strategies as st
 
 from hearth_core.codec import decode_client_frame, decode_server_frame, encode_frame
 from hearth_core.errors import ErrorCode, FrameError
-from hearth_core.frames import Ack, Hello, Message, Send
+from hearth_core.frames import (
+    MAX_RESOURCES,
+    Ack,
+    Hello,
+    Message,
+    Resource,
+    Send,
+    ServerHello,
+)
 
 ROOM = "Qm9vdGgxMjM0NTY3ODkwYW"
 B64_KEY = base64.b64encode(bytes(32)).decode()
@@ -103,3 +112,55 @@ def test_message_frame_bytes_are_the_same_for_everyone() -> None:
     frame = Message(room=ROOM, seq=3, sender=bytes(32), ts=5, payload=b"\x00\x01")
     assert encode_frame(frame) == encode_frame(frame)
     assert decode_server_frame(encode_frame(frame)) == frame
+
+
+HELLO = {
+    "type": "server_hello",
+    "version": 1,
+    "nonce": "A" * 43 + "=",
+    "limits": {
+        "max_payload": 1,
+        "max_frame": 1,
+        "send_rate": 1.0,
+        "send_burst": 1,
+        "page_size": 1,
+        "max_identities": 1,
+        "max_rooms": 1,
+    },
+}
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        {"name": "Example\u001b[31m", "contact": "x"},
+        {"name": "Example", "contact": "two\nlines"},
+        {"name": "Example\u202e", "contact": "x"},
+        {"name": "", "contact": "x"},
+        {"name": "n" * 81, "contact": "x"},
+        {"name": "Example", "contact": "x", "url": "javascript:alert(1)"},
+        {"name": "Example", "contact": "x", "phone": "y"},
+        {"name": "Example"},
+    ],
+)
+def test_server_hello_refuses_a_bad_resource(resource: dict[str, str]) -> None:
+    """protocol.md §4.1: a resource is one line of bounded text; unknown fields refused."""
+    good = {**HELLO, "resources": [{"name": "Example", "contact": "call 555-0100"}]}
+    hello = decode_server_frame(json.dumps(good).encode())
+    assert isinstance(hello, ServerHello)
+    assert hello.resources == (Resource(name="Example", contact="call 555-0100"),)
+    with pytest.raises(FrameError):
+        decode_server_frame(json.dumps({**HELLO, "resources": [resource]}).encode())
+
+
+def test_server_hello_refuses_too_many_resources() -> None:
+    entries = [{"name": "Example", "contact": "x"}] * MAX_RESOURCES
+    decode_server_frame(json.dumps({**HELLO, "resources": entries}).encode())
+    with pytest.raises(FrameError):
+        decode_server_frame(json.dumps({**HELLO, "resources": [*entries, entries[0]]}).encode())
+
+
+def test_server_hello_without_resources_omits_the_field() -> None:
+    hello = decode_server_frame(json.dumps(HELLO).encode())
+    assert hello == decode_server_frame(encode_frame(hello))
+    assert b"resources" not in encode_frame(hello)

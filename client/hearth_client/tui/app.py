@@ -6,7 +6,8 @@ bar and key hints (bottom). Every line of the timeline comes from an engine even
 (:mod:`hearth_client.events`): own messages too, once the server has stored them,
 so what you see is what the room's MLS group delivered (RFC 9420 §6.3).
 
-Safety (issue 6): F2 opens "I need help" (operator-configured resources, see
+Safety (issue 6): F2 opens "I need help" (the server operator's resources from
+``server_hello``, protocol.md §4.1, then client.toml's, see
 :mod:`hearth_client.profile`); ctrl+q or F12 blanks the screen and exits at once;
 peer text is shown only as literal text (:mod:`hearth_client.sanitize`); nothing is
 written to disk in the clear (local history, when opted in, is sealed by
@@ -34,8 +35,9 @@ from hearth_client import events as ev
 from hearth_client.engine import Engine
 from hearth_client.errors import HearthClientError
 from hearth_client.keystore import KdfParams, KeystoreError, WrongPassphraseError
-from hearth_client.profile import ClientConfig, profile_exists, stored_server
+from hearth_client.profile import ClientConfig, Resource, profile_exists, stored_server
 from hearth_client.sanitize import one_line
+from hearth_client.server_resources import ServerResources
 from hearth_client.tui.commands import HELP, CommandError, Commands
 from hearth_client.tui.history import LocalHistory
 from hearth_client.tui.render import (
@@ -77,8 +79,14 @@ SUGGESTIONS = [
 NO_ROOM = "no room yet: /join an invite (link or code) or /create a room, /help for more"
 
 
-#: Status bar text before the first room: the engine has nothing to connect for yet.
+#: Status bar text before the first room, until the first contact with the server.
 NO_ROOM_STATUS = "not connected: /join an invite or /create a room"
+
+
+async def first_contact(engine: Engine) -> None:
+    """Connect a profile that has no room yet (its status shows why if that fails)."""
+    with contextlib.suppress(HearthClientError):
+        await engine.wait_online()
 
 
 class HearthApp(App[int]):
@@ -219,9 +227,11 @@ class HearthApp(App[int]):
             self._remember_names(info.room)
         await engine.start()
         rooms = engine.rooms()
-        if not rooms and engine.connection_state is ev.ConnectionState.OFFLINE:
-            # A profile with no room connects only when it joins or creates one.
+        if not rooms:
+            # With no room the engine connects only when asked: ask now, so the status is
+            # honest and the operator's resources (protocol.md §4.1) arrive before any room.
             self.set_status(NO_ROOM_STATUS, engine.connection_state)
+            self.run_worker(first_contact(engine), exclusive=False)
         self.switch_room(rooms[0].room if rooms else None)
         self.query_one("#composer", Input).focus()
 
@@ -452,7 +462,16 @@ class HearthApp(App[int]):
 
     def action_resources(self) -> None:
         if not isinstance(self.screen, ResourcesScreen):
-            self.push_screen(ResourcesScreen(self.config.resources))
+            if self.engine is not None:
+                server = self.engine.resources()
+            else:  # still locked: the public copy kept in the profile (server_resources.py)
+                url = self.server_override or stored_server(self.home) or ""
+                server = ServerResources(self.home, url).current if url else ()
+            self.push_screen(
+                ResourcesScreen(
+                    tuple(Resource.from_server(r) for r in server), self.config.resources
+                )
+            )
 
     def action_help(self) -> None:
         for note in HELP.splitlines():

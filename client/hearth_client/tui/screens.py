@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -13,12 +14,24 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Input, Label, Static
 
 from hearth_client.profile import Resource
-from hearth_client.sanitize import clean, plain_text
+from hearth_client.sanitize import one_line, plain_text
 
 NO_RESOURCES = (
     "Your server's operator has not configured crisis resources for this deployment. "
     "If you are in danger right now, contact your local emergency services."
 )
+SERVER_TITLE = "From your server's operator:"
+LOCAL_TITLE = "From your own client.toml:"
+
+
+def resource_text(resource: Resource) -> Text:
+    """One resource as literal text (peer/operator text is never markup, sanitize.py)."""
+    line = plain_text(one_line(resource.name), "bold")
+    line.append("\n" + one_line(resource.contact))
+    for extra in (resource.hours, resource.url, resource.note):
+        if extra:
+            line.append("\n" + one_line(extra), style="dim")
+    return line
 
 
 class UnlockScreen(ModalScreen[None]):
@@ -89,30 +102,29 @@ class UnlockScreen(ModalScreen[None]):
 
 
 class ResourcesScreen(ModalScreen[None]):
-    """ "I need help": the crisis resources the server's operator configured (profile doc)."""
+    """ "I need help": the server operator's crisis resources (protocol.md §4.1), then the
+    user's own from client.toml (profile doc); all of it shown as plain text."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
 
-    def __init__(self, resources: tuple[Resource, ...]) -> None:
+    def __init__(self, server: tuple[Resource, ...], local: tuple[Resource, ...] = ()) -> None:
         super().__init__()
-        self.resources = resources
+        self.server = server
+        self.local = local
 
     def compose(self) -> ComposeResult:
         with Vertical(id="resources-box"):
             yield Label("I need help")
-            if not self.resources:
+            if not self.server and not self.local:
                 yield Static(NO_RESOURCES, id="no-resources")
-            else:
-                yield Static(
-                    "Configured by your server's operator (client.toml in your profile):",
-                    classes="panel-title",
-                )
-                for resource in self.resources:
-                    line = plain_text(resource.name, "bold")
-                    line.append("\n" + clean(resource.contact))
-                    if resource.note:
-                        line.append("\n" + clean(resource.note), style="dim")
-                    yield Static(line, classes="resource")
+            for title, resources, group in (
+                (SERVER_TITLE, self.server, "server-resources"),
+                (LOCAL_TITLE, self.local, "local-resources"),
+            ):
+                if resources:
+                    yield Static(title, classes="panel-title")
+                for resource in resources:
+                    yield Static(resource_text(resource), classes=f"resource {group}")
             yield Static(
                 "You can also tell a facilitator in your room. Quick exit: ctrl+q or F12.",
                 classes="panel-title",
