@@ -1,0 +1,60 @@
+"""``python -m bench NAME [--quick] [--json] ...``: run one benchmark (issue 7).
+
+Each benchmark is a module ``bench/NAME.py`` exposing ``main(argv) -> int`` that
+parses its own options. A benchmark whose module is not there yet (``mls`` until
+the MLS work lands) is reported as missing with exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable
+from typing import cast
+
+BENCHMARKS: dict[str, str] = {
+    "relay": "throughput and end-to-end latency, N clients in rooms of 10, against bare relays",
+    "connections": "idle connections held: RSS per connection and time to connect them all",
+    "catchup": "a client that missed 10,000 messages resumes: time until it holds them in order",
+    "storage": "durable message writes/s, batched commits against one commit per message",
+    "mls": "MLS operations (provided by the MLS work)",
+}
+
+
+def usage() -> str:
+    """The list of benchmarks, each with what it measures."""
+    lines = ["usage: python -m bench NAME [--quick] [--json] [options]", "", "benchmarks:"]
+    lines += [f"  {name:<12} {what}" for name, what in BENCHMARKS.items()]
+    return "\n".join(lines)
+
+
+def load(name: str) -> Callable[[list[str]], int] | str:
+    """The benchmark's ``main``, or a sentence saying why it cannot be run."""
+    if name not in BENCHMARKS:
+        return f"unknown benchmark {name!r}"
+    module_name = f"bench.{name}"
+    if importlib.util.find_spec(module_name) is None:
+        return f"benchmark {name!r} is not available yet: bench/{name}.py does not exist"
+    module = importlib.import_module(module_name)
+    entry = getattr(module, "main", None)
+    if not callable(entry):
+        return f"bench/{name}.py has no main(argv) -> int"
+    return cast("Callable[[list[str]], int]", entry)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch ``argv[0]`` to its benchmark with the remaining arguments."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in {"-h", "--help"}:
+        print(usage())
+        return 0 if args else 2
+    found = load(args[0])
+    if isinstance(found, str):
+        print(f"python -m bench: {found}\n\n{usage()}", file=sys.stderr)
+        return 2
+    return found(args[1:])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
