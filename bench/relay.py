@@ -1,0 +1,306 @@
+"""``python -m bench relay``: deliveries/s and end-to-end latency against bare relays (issue 7).
+
+Two phases, each interleaving the systems step by step so that a noisy neighbour
+on the shared machine hits them alike:
+
+1. fixed load: N clients (100, 1000, 2000) in rooms of 10, each sending once per
+   second; delivered messages per second (one per receiver), p50/p99/p99.9,
+   server CPU seconds and peak RSS, and the generator's own CPU;
+2. ramp: at 1000 clients, the per-client rate rises until a system's p99 passes
+   100 ms (or it drops or loses deliveries); its maximum sustained deliveries/s is
+   the best step it passed.
+
+Every trial starts the system afresh and stops it afterwards. Ratios are taken to
+the bare ``websockets`` relay of the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from typing import Any
+
+from bench import systems
+from bench.common import (
+    BenchError,
+    Output,
+    base_parser,
+    latency_summary,
+    proc_cpu_seconds,
+    proc_peak_rss_mib,
+    raise_nofile_limit,
+    ratio,
+)
+from bench.loadgen import Generator, Trial, WorkerSpec, split_rooms
+
+ROOM_SIZE = 10
+P99_LIMIT_MS = 100.0
+FULL_SIZES = [100, 1000, 2000]
+FULL_RAMP = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 15.0, 20.0, 25.0, 30.0]
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = base_parser("relay", __doc__.splitlines()[0] if __doc__ else "")
+    parser.add_argument(
+        "--systems",
+        default=",".join(systems.ALL_SYSTEMS),
+        help="comma-separated, from " + ", ".join(systems.ALL_SYSTEMS),
+    )
+    parser.add_argument("--sizes", help="client counts for the fixed load (default 100,1000,2000)")
+    parser.add_argument("--rate", type=float, default=1.0, help="fixed-load sends/s per client")
+    parser.add_argument("--ramp-clients", type=int, help="clients during the ramp (default 1000)")
+    parser.add_argument("--ramp-rates", help="per-client rates to try, comma-separated")
+    parser.add_argument("--no-ramp", action="store_true", help="only the fixed-load phase")
+    parser.add_argument("--workers", type=int, help="load generator processes (default 2)")
+    parser.add_argument("--warmup", type=float, help="seconds sent before the window")
+    parser.add_argument("--duration", type=float, help="seconds in the measured window")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    args.sizes = (
+        [int(s) for s in args.sizes.split(",")] if args.sizes else ([20] if quick else FULL_SIZES)
+    )
+    args.ramp_clients = args.ramp_clients or (20 if quick else 1000)
+    args.ramp_rates = (
+        [float(r) for r in args.ramp_rates.split(",")]
+        if args.ramp_rates
+        else ([2.0, 50.0] if quick else FULL_RAMP)
+    )
+    args.workers = args.workers or (1 if quick else 2)
+    args.warmup = args.warmup if args.warmup is not None else (0.3 if quick else 1.0)
+    args.duration = args.duration if args.duration is not None else (1.0 if quick else 4.0)
+    args.systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    for size in [*args.sizes, args.ramp_clients]:
+        if size < ROOM_SIZE or size % ROOM_SIZE:
+            parser.error(f"client counts must be multiples of {ROOM_SIZE}, got {size}")
+    return args
+
+
+def run_trial(name: str, clients: int, rate: float, args: argparse.Namespace) -> dict[str, Any]:
+    """Start ``name``, drive ``clients`` at ``rate`` sends/s each, stop it; one result row."""
+    with systems.start(name) as running:
+        rooms = clients // ROOM_SIZE
+        specs = [
+            WorkerSpec(
+                worker=i,
+                protocol=running.protocol,
+                port=running.port,
+                rooms=n,
+                room_size=ROOM_SIZE,
+                rate_per_client=rate,
+                warmup=args.warmup,
+                duration=args.duration,
+            )
+            for i, n in enumerate(split_rooms(rooms, min(args.workers, rooms)))
+        ]
+        with Generator(specs) as generator:
+            setup = generator.wait_ready()
+            start_ns = generator.start()
+            window_start = start_ns / 1e9 + args.warmup
+            _sleep_until(window_start)
+            cpu_before = proc_cpu_seconds(running.pid)
+            _sleep_until(window_start + args.duration)
+            cpu_after = proc_cpu_seconds(running.pid)
+            peak_rss = proc_peak_rss_mib(running.pid)
+            trial = generator.collect()
+    return summarize(name, trial, setup, cpu_after - cpu_before, peak_rss)
+
+
+def _sleep_until(monotonic_s: float) -> None:
+    delay = monotonic_s - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def summarize(
+    name: str, trial: Trial, setup: float, server_cpu: float, peak_rss: float
+) -> dict[str, Any]:
+    """Per-trial figures; undelivered messages count as infinitely late in the percentiles."""
+    missing = max(0, trial.expected - trial.received)
+    values: list[float] = list(trial.latencies_us)
+    values.extend([math.inf] * missing)
+    lat = latency_summary(values)
+    window = trial.window_seconds
+    delivered = trial.received / window
+    sustained = (
+        lat["p99_ms"] <= P99_LIMIT_MS
+        and trial.received >= 0.99 * trial.expected
+        and trial.closed == 0
+        and trial.expected > 0
+    )
+    worker_util = [c / window for c in trial.worker_cpu_seconds]
+    return {
+        "system": name,
+        "clients": trial.clients,
+        "rate_per_client": trial.rate_per_client,
+        "target_sends_per_s": trial.clients * trial.rate_per_client,
+        "sends_per_s": trial.sent / window,
+        "delivered_per_s": delivered,
+        "delivered_fraction": (trial.received / trial.expected) if trial.expected else 0.0,
+        **{k: (None if math.isinf(v) else v) for k, v in lat.items()},
+        "server_cpu_s": server_cpu,
+        "server_cpu_util": server_cpu / window,
+        "server_peak_rss_mib": peak_rss,
+        "loadgen_cpu_util_max": max(worker_util) if worker_util else 0.0,
+        "loadgen_workers": len(worker_util),
+        "max_send_lag_ms": trial.max_send_lag_ms,
+        "closed": trial.closed,
+        "setup_s": setup,
+        "sustained": sustained,
+    }
+
+
+ROW_HEADERS = [
+    "system",
+    "clients",
+    "sends/s",
+    "deliv/s",
+    "deliv%",
+    "p50 ms",
+    "p99 ms",
+    "p99.9 ms",
+    "srv cpu",
+    "srv MiB",
+    "gen cpu",
+    "ok",
+]
+
+
+def row(r: dict[str, Any]) -> list[Any]:
+    return [
+        r["system"],
+        r["clients"],
+        r["sends_per_s"],
+        r["delivered_per_s"],
+        100 * r["delivered_fraction"],
+        r["p50_ms"],
+        r["p99_ms"],
+        r["p999_ms"],
+        r["server_cpu_util"],
+        r["server_peak_rss_mib"],
+        r["loadgen_cpu_util_max"],
+        "yes" if r["sustained"] else "NO",
+    ]
+
+
+def main(argv: list[str]) -> int:
+    """Run the fixed-load and ramp phases, print tables (and JSON), return 0 on success."""
+    args = parse(argv)
+    out = Output(args.json)
+    raise_nofile_limit()
+    notes: list[str] = []
+    names, skipped = systems.available(args.systems, notes)
+    for note in notes:
+        out.log(note)
+    for name, reason in skipped.items():
+        out.log(f"skipping {name}: {reason}")
+    if "relay" not in names:
+        raise BenchError("the bare relay baseline must be among the systems")
+
+    fixed: list[dict[str, Any]] = []
+    for size in args.sizes:
+        for name in names:
+            out.log(f"fixed load: {name}, {size} clients at {args.rate:g}/s each")
+            fixed.append(run_trial(name, size, args.rate, args))
+    out.table(
+        f"Fixed load: rooms of {ROOM_SIZE}, {args.rate:g} send/s per client, "
+        f"{args.duration:g} s window",
+        ROW_HEADERS,
+        [row(r) for r in fixed],
+    )
+
+    ramp: list[dict[str, Any]] = []
+    best: dict[str, dict[str, Any] | None] = {name: None for name in names}
+    if not args.no_ramp:
+        active = list(names)
+        for rate in args.ramp_rates:
+            for name in list(active):
+                out.log(f"ramp: {name}, {args.ramp_clients} clients at {rate:g}/s each")
+                result = run_trial(name, args.ramp_clients, rate, args)
+                ramp.append(result)
+                current = best[name]
+                if result["sustained"]:
+                    if current is None or result["delivered_per_s"] > current["delivered_per_s"]:
+                        best[name] = result
+                else:
+                    active.remove(name)
+            if not active:
+                break
+        out.table(
+            f"Ramp: {args.ramp_clients} clients, rate raised until p99 > {P99_LIMIT_MS:g} ms",
+            ROW_HEADERS,
+            [row(r) for r in ramp],
+        )
+
+    summary = ratios(fixed, best, args)
+    out.table(
+        "Ratios to the bare websockets relay (same run)",
+        ["figure", "value", "target", "met"],
+        [[k, v["value"], v["target"], v["met"]] for k, v in summary.items()],
+    )
+    out.emit(
+        "relay",
+        args,
+        {
+            "systems": names,
+            "skipped": skipped,
+            "fixed": fixed,
+            "ramp": ramp,
+            "max_sustained_delivered_per_s": {
+                n: (b["delivered_per_s"] if b else None) for n, b in best.items()
+            },
+            "ratios": summary,
+            "settings": {
+                "room_size": ROOM_SIZE,
+                "rate": args.rate,
+                "sizes": args.sizes,
+                "ramp_clients": args.ramp_clients,
+                "ramp_rates": args.ramp_rates,
+                "workers": args.workers,
+                "warmup": args.warmup,
+                "duration": args.duration,
+            },
+        },
+    )
+    return 0
+
+
+def ratios(
+    fixed: list[dict[str, Any]], best: dict[str, dict[str, Any] | None], args: argparse.Namespace
+) -> dict[str, dict[str, Any]]:
+    """Issue 7's targets as ratios to the bare relay of this run."""
+    relay_max = best.get("relay")
+    out: dict[str, dict[str, Any]] = {}
+
+    def max_of(name: str) -> float | None:
+        found = best.get(name)
+        return found["delivered_per_s"] if found else None
+
+    if relay_max is not None:
+        for name, target, label in (
+            ("hearth", 0.6, "hearth max / relay max"),
+            ("hearth-uvloop", 0.9, "hearth-uvloop max / relay max"),
+            ("node", None, "node max / relay max"),
+        ):
+            if name in best:
+                value = ratio(max_of(name) or 0.0, relay_max["delivered_per_s"])
+                out[label] = {
+                    "value": value,
+                    "target": f">= {target}" if target else "-",
+                    "met": None if target is None or value is None else value >= target,
+                }
+    moderate = 1000 if 1000 in args.sizes else max(args.sizes)
+    relay_row = next(
+        (r for r in fixed if r["system"] == "relay" and r["clients"] == moderate), None
+    )
+    for name in ("hearth", "hearth-uvloop", "node"):
+        other = next((r for r in fixed if r["system"] == name and r["clients"] == moderate), None)
+        if relay_row and other and relay_row["p99_ms"] and other["p99_ms"] is not None:
+            value = ratio(other["p99_ms"], relay_row["p99_ms"])
+            target = 2.0 if name == "hearth" else None
+            out[f"{name} p99 / relay p99 at {moderate} clients"] = {
+                "value": value,
+                "target": f"<= {target}" if target else "-",
+                "met": None if target is None or value is None else value <= target,
+            }
+    return out
