@@ -1,0 +1,43 @@
+"""hearth_core.ids and hearth_core.rules (protocol.md §2.3, §4.3)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from hearth_core.ids import (
+    invite_secret_hash,
+    log_tag,
+    new_invite_id,
+    new_invite_secret,
+    new_room_id,
+)
+from hearth_core.rules import Role, RoomAction, may
+
+
+def test_ids_have_the_documented_shape_and_differ() -> None:
+    rooms = {new_room_id() for _ in range(100)}
+    assert len(rooms) == 100
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{22}", r) for r in rooms)
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", new_invite_id())
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", new_invite_secret())
+
+
+def test_invite_hash_is_sha256_of_the_secret() -> None:
+    secret = new_invite_secret()
+    assert invite_secret_hash(secret) == hashlib.sha256(secret.encode()).digest()
+    assert secret.encode() not in invite_secret_hash(secret)
+
+
+def test_log_tag_hides_the_value() -> None:
+    room = new_room_id()
+    assert room not in log_tag(room)
+    assert log_tag(room) == log_tag(room.encode())
+    assert len(log_tag(room)) == 12
+
+
+def test_only_facilitators_moderate() -> None:
+    for action in RoomAction:
+        assert may(Role.FACILITATOR, action)
+        assert not may(Role.MEMBER, action)
+        assert not may(Role.PEER_LEADER, action)
