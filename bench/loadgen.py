@@ -16,15 +16,16 @@ Hearth needs protocol.md's hello, authentication, rooms and ``send`` frames (see
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import base64
+import contextlib
+import functools
 import multiprocessing
 import multiprocessing.connection
 import random
 import struct
 import time
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -33,7 +34,8 @@ import msgspec
 from bench import wsclient
 from bench.common import BenchError, self_cpu_seconds
 
-STAMP = struct.Struct("<qI")  # send instant (ns, CLOCK_MONOTONIC), sender number
+STAMP = struct.Struct("<qI")  # send instant (ns, CLOCK_MONOTONIC), sender number in the worker
+DELIVERY, ACK, ERROR = 0, 1, 2  # what Session.inspect found in a received message
 
 
 @dataclass
@@ -65,6 +67,9 @@ class WorkerResult:
     expected: int = 0  # sent * (room_size - 1)
     received: int = 0  # deliveries of window sends, received before the drain ended
     latencies_us: bytes = b""  # array('q') of the received deliveries
+    acks: int = 0  # acknowledgements of window sends (Hearth only)
+    ack_latencies_us: bytes = b""  # array('q'): send to durable ack (Hearth only)
+    error_codes: dict[str, int] = field(default_factory=dict)  # error frames received
     cpu_seconds: float = 0.0  # this worker's CPU over the window
     window_seconds: float = 0.0
     max_send_lag_ms: float = 0.0  # worst lateness of the send schedule
@@ -77,15 +82,15 @@ class Client(Protocol):
 
     ws: wsclient.RawWebSocket
 
-    def send_frame(self, payload: bytes) -> bytes: ...
+    def send_frame(self, payload: bytes, stamp: int) -> bytes: ...
 
 
 class Session(Protocol):
     """A protocol's set-up and per-message handling inside one worker."""
 
-    async def open_room(self, room: int, size: int) -> list[Client]: ...
+    async def open_room(self, room: int, size: int) -> Sequence[Client]: ...
 
-    def payload_of(self, message: bytes) -> bytes | None: ...
+    def inspect(self, message: bytes) -> tuple[int, bytes | int | str] | None: ...
 
 
 # ------------------------------------------------------------------ bare relay protocol
@@ -108,7 +113,7 @@ class RelayClient:
     ws: wsclient.RawWebSocket
     room: str
 
-    def send_frame(self, payload: bytes) -> bytes:
+    def send_frame(self, payload: bytes, stamp: int) -> bytes:
         frame = RelayFrame("send", self.room, base64.b64encode(payload).decode())
         return _RELAY_ENCODER.encode(frame)
 
@@ -120,16 +125,16 @@ class RelaySession:
         self.port = port
         self.worker = worker
 
-    async def open_room(self, room: int, size: int) -> list[Client]:
+    async def open_room(self, room: int, size: int) -> Sequence[Client]:
         name = f"w{self.worker}r{room}"
-        clients: list[Client] = []
+        clients: list[RelayClient] = []
         for _ in range(size):
             ws = await wsclient.connect("127.0.0.1", self.port, f"/{name}")
             clients.append(RelayClient(ws, name))
         return clients
 
-    def payload_of(self, message: bytes) -> bytes | None:
-        return base64.b64decode(_RELAY_DECODER.decode(message).payload[:16])
+    def inspect(self, message: bytes) -> tuple[int, bytes | int | str] | None:
+        return DELIVERY, base64.b64decode(_RELAY_DECODER.decode(message).payload[:16])
 
 
 def make_session(spec: WorkerSpec) -> Session:
@@ -146,10 +151,10 @@ def make_session(spec: WorkerSpec) -> Session:
 # ------------------------------------------------------------------ the worker
 
 
-async def _connect_rooms(spec: WorkerSpec, session: Session) -> list[list[Client]]:
+async def _connect_rooms(spec: WorkerSpec, session: Session) -> list[Sequence[Client]]:
     limit = asyncio.Semaphore(max(1, spec.connect_concurrency // max(1, spec.room_size)))
 
-    async def one(room: int) -> list[Client]:
+    async def one(room: int) -> Sequence[Client]:
         async with limit:
             return await session.open_room(room, spec.room_size)
 
@@ -170,28 +175,38 @@ async def run_worker(spec: WorkerSpec, pipe: multiprocessing.connection.Connecti
     window_start = start_ns + int(spec.warmup * 1e9)
     window_end = window_start + int(spec.duration * 1e9)
     latencies = array("q")
+    ack_latencies = array("q")
+    errors: dict[str, int] = {}
     received = 0
-    payload_of = session.payload_of
+    inspect = session.inspect
     now_ns = time.monotonic_ns
     unpack = STAMP.unpack_from
-
     drained = asyncio.Event()
     target = [-1]  # deliveries expected, known once sending has ended
 
-    def on_message(message: bytes) -> None:
+    def on_message(message: bytes, me: int) -> None:
         nonlocal received
-        payload = payload_of(message)
-        if payload is None:
+        found = inspect(message)
+        if found is None:
             return
-        sent_at, _ = unpack(payload)
-        if window_start <= sent_at < window_end:
-            received += 1
-            latencies.append((now_ns() - sent_at) // 1000)
-            if received == target[0]:
-                drained.set()
+        kind, value = found
+        if kind == DELIVERY:
+            assert isinstance(value, bytes)
+            sent_at, sender = unpack(value)
+            if sender != me and window_start <= sent_at < window_end:  # not one's own echo
+                received += 1
+                latencies.append((now_ns() - sent_at) // 1000)
+                if received == target[0]:
+                    drained.set()
+        elif kind == ACK:
+            assert isinstance(value, int)
+            if window_start <= value < window_end:
+                ack_latencies.append((now_ns() - value) // 1000)
+        else:
+            errors[str(value)] = errors.get(str(value), 0) + 1
 
-    for client in clients:
-        client.ws.on_message = on_message
+    for number, client in enumerate(clients):
+        client.ws.on_message = functools.partial(on_message, me=number)
 
     pad = random.randbytes(max(0, spec.payload_bytes - STAMP.size))
     total_rate = spec.rate_per_client * len(clients)
@@ -212,9 +227,10 @@ async def run_worker(spec: WorkerSpec, pipe: multiprocessing.connection.Connecti
             lag = (now - start_ns) / 1e9 - (sent_total + 1) / total_rate
             max_lag = max(max_lag, lag)
         for _ in range(max(0, due)):
-            client = clients[sent_total % len(clients)]
+            number = sent_total % len(clients)
+            client = clients[number]
             stamp = now_ns()
-            client.ws.send_text(client.send_frame(STAMP.pack(stamp, sent_total) + pad))
+            client.ws.send_text(client.send_frame(STAMP.pack(stamp, number) + pad, stamp))
             sent_total += 1
             if window_start <= stamp < window_end:
                 in_window += 1
@@ -231,6 +247,9 @@ async def run_worker(spec: WorkerSpec, pipe: multiprocessing.connection.Connecti
     result.expected = expected
     result.received = received
     result.latencies_us = latencies.tobytes()
+    result.acks = len(ack_latencies)
+    result.ack_latencies_us = ack_latencies.tobytes()
+    result.error_codes = errors
     result.cpu_seconds = (cpu_at[1] - cpu_at[0]) if len(cpu_at) == 2 else 0.0
     result.window_seconds = spec.duration
     result.max_send_lag_ms = max_lag * 1000
@@ -279,6 +298,9 @@ class Trial:
     expected: int
     received: int
     latencies_us: array[int]
+    acks: int
+    ack_latencies_us: array[int]
+    error_codes: dict[str, int]
     worker_cpu_seconds: list[float]
     window_seconds: float
     max_send_lag_ms: float
@@ -348,11 +370,13 @@ class Generator:
         spec = self.specs[0]
         budget = spec.warmup + spec.duration + spec.drain + 30
         results = [WorkerResult(**self._expect(p, "done", budget)) for p in self.pipes]
-        latencies = array("q")
+        latencies, ack_latencies = array("q"), array("q")
+        codes: dict[str, int] = {}
         for res in results:
-            chunk = array("q")
-            chunk.frombytes(res.latencies_us)
-            latencies.extend(chunk)
+            latencies.frombytes(res.latencies_us)
+            ack_latencies.frombytes(res.ack_latencies_us)
+            for code, count in res.error_codes.items():
+                codes[code] = codes.get(code, 0) + count
         return Trial(
             clients=sum(r.clients for r in results),
             rate_per_client=spec.rate_per_client,
@@ -361,6 +385,9 @@ class Generator:
             expected=sum(r.expected for r in results),
             received=sum(r.received for r in results),
             latencies_us=latencies,
+            acks=sum(r.acks for r in results),
+            ack_latencies_us=ack_latencies,
+            error_codes=codes,
             worker_cpu_seconds=[r.cpu_seconds for r in results],
             window_seconds=spec.duration,
             max_send_lag_ms=max(r.max_send_lag_ms for r in results),

@@ -127,8 +127,10 @@ def summarize(
         and trial.received >= 0.99 * trial.expected
         and trial.closed == 0
         and trial.expected > 0
+        and not trial.error_codes
     )
     worker_util = [c / window for c in trial.worker_cpu_seconds]
+    acks = latency_summary(list(trial.ack_latencies_us)) if trial.acks else {}
     return {
         "system": name,
         "clients": trial.clients,
@@ -145,6 +147,9 @@ def summarize(
         "loadgen_workers": len(worker_util),
         "max_send_lag_ms": trial.max_send_lag_ms,
         "closed": trial.closed,
+        "errors": trial.error_codes,
+        "ack_p50_ms": acks.get("p50_ms"),
+        "ack_p99_ms": acks.get("p99_ms"),
         "setup_s": setup,
         "sustained": sustained,
     }
