@@ -64,7 +64,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     args.ramp_rates = (
         [float(r) for r in args.ramp_rates.split(",")]
         if args.ramp_rates
-        else ([2.0, 50.0] if quick else FULL_RAMP)
+        else ([5.0] if quick else FULL_RAMP)
     )
     args.workers = args.workers or (1 if quick else 2)
     args.warmup = args.warmup if args.warmup is not None else (0.3 if quick else 1.0)
