@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from bench.__main__ import BENCHMARKS
 from bench.common import format_table, latency_summary, percentile
 
@@ -71,8 +70,10 @@ def check_relay(results: dict[str, Any]) -> None:
     assert "relay" in results["systems"]
     for row in results["fixed"] + results["ramp"]:
         assert row["delivered_per_s"] > 0, row
-        assert row["p50_ms"] is not None and row["p50_ms"] > 0, row
-        assert row["server_cpu_s"] >= 0 and row["server_peak_rss_mib"] > 0, row
+        assert row["p50_ms"] is not None, row
+        assert row["p50_ms"] > 0, row
+        assert row["server_cpu_s"] >= 0, row
+        assert row["server_peak_rss_mib"] > 0, row
     assert results["max_sustained_delivered_per_s"]["relay"] is not None
     ran = {row["system"] for row in results["fixed"]}
     assert ran == set(results["systems"])
@@ -81,7 +82,8 @@ def check_relay(results: dict[str, Any]) -> None:
 def check_connections(results: dict[str, Any]) -> None:
     assert {row["system"] for row in results["rows"]} == set(results["systems"])
     for row in results["rows"]:
-        assert row["connect_s"] > 0 and row["rss_after_mib"] > 0, row
+        assert row["connect_s"] > 0, row
+        assert row["rss_after_mib"] > 0, row
 
 
 CHECKS = {"relay": check_relay, "connections": check_connections}
@@ -104,6 +106,8 @@ def test_percentiles_and_table() -> None:
     assert percentile(values, 0.999) == 999.0
     assert math.isnan(percentile([], 0.5))
     summary = latency_summary([1000.0, 2000.0, math.inf])
-    assert summary["p50_ms"] == 2.0 and math.isinf(summary["p99_ms"])
+    assert summary["p50_ms"] == 2.0
+    assert math.isinf(summary["p99_ms"])
     table = format_table("T", ["a", "b"], [["x", 1234.5678], ["y", None]])
-    assert "1,235" in table and "-" in table.splitlines()[-1]
+    assert "1,235" in table
+    assert "-" in table.splitlines()[-1]
