@@ -1,0 +1,55 @@
+"""Numbered schema migrations for the SQLite store (DESIGN.md "Layout": storage).
+
+Each migration runs once, in order, in its own transaction; ``PRAGMA user_version``
+holds the number of the last one applied. Never edit a released migration: add one.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (
+        1,
+        """
+        CREATE TABLE rooms (
+            id TEXT PRIMARY KEY,
+            created_ms INTEGER NOT NULL,
+            metadata BLOB NOT NULL,
+            waiting_room INTEGER NOT NULL,
+            retention_s INTEGER,
+            head_seq INTEGER NOT NULL DEFAULT 0,
+            purged_through INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE members (
+            room TEXT NOT NULL REFERENCES rooms(id),
+            identity BLOB NOT NULL,
+            pseudonym TEXT NOT NULL,
+            role TEXT NOT NULL,
+            status TEXT NOT NULL,
+            joined_ms INTEGER NOT NULL,
+            PRIMARY KEY (room, identity)
+        );
+        CREATE TABLE invites (
+            id TEXT PRIMARY KEY,
+            room TEXT NOT NULL REFERENCES rooms(id),
+            secret_hash BLOB NOT NULL UNIQUE,
+            created_ms INTEGER NOT NULL,
+            expires_ms INTEGER NOT NULL,
+            max_uses INTEGER NOT NULL,
+            uses INTEGER NOT NULL DEFAULT 0,
+            revoked INTEGER NOT NULL DEFAULT 0,
+            waiting_room INTEGER NOT NULL
+        );
+        CREATE TABLE messages (
+            room TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            sender BLOB NOT NULL,
+            client_id TEXT NOT NULL,
+            ts_ms INTEGER NOT NULL,
+            payload BLOB NOT NULL,
+            meta TEXT,
+            PRIMARY KEY (room, seq)
+        );
+        CREATE UNIQUE INDEX messages_idempotency ON messages (room, sender, client_id);
+        """,
+    ),
+)

@@ -1,0 +1,567 @@
+"""The embedded store: SQLite through aiosqlite (protocol.md §8, §9, §10).
+
+- WAL journal, ``synchronous=FULL``: a committed transaction survives a crash of the
+  process or the machine.
+- One writer connection owned by one writer task. Every write is queued; the task takes
+  everything queued (up to ``max_batch``), runs it in one transaction and commits once
+  (group commit), then delivers the results in submission order. Acknowledgements and
+  fan-out happen in those result callbacks, so nothing is visible before its commit.
+- Sequence numbers are assigned inside the writer's transaction from ``rooms.head_seq``
+  (so retention never causes reuse). Messages are inserted with one ``executemany``;
+  if the idempotency index rejects one, the batch's messages are redone one by one,
+  answering repeats with their original sequence (protocol.md §8.3).
+- One separate reader connection for reads; in WAL mode it never blocks the writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+import msgspec
+
+from hearth_core.errors import ErrorCode
+from hearth_core.rules import MemberStatus, Role
+from hearth_server.errors import RequestError, StoreError
+from hearth_server.storage.base import (
+    AppendCallback,
+    AppendResult,
+    InviteRecord,
+    JoinResult,
+    MemberRecord,
+    NewMessage,
+    RoomRecord,
+    StoredMessage,
+)
+from hearth_server.storage.migrations import MIGRATIONS
+
+T = TypeVar("T")
+_META = msgspec.json.Encoder()
+_META_DECODER = msgspec.json.Decoder(dict[str, str])
+_SELECT_ROOM = (
+    "SELECT id, created_ms, metadata, waiting_room, retention_s, head_seq, purged_through"
+    " FROM rooms WHERE id = ?"
+)
+_INSERT_ROOM = (
+    "INSERT INTO rooms (id, created_ms, metadata, waiting_room, retention_s, head_seq,"
+    " purged_through) VALUES (?, ?, ?, ?, ?, 0, 0)"
+)
+_SELECT_MEMBER = (
+    "SELECT room, identity, pseudonym, role, status, joined_ms"
+    " FROM members WHERE room = ? AND identity = ?"
+)
+_SELECT_MEMBERS = (
+    "SELECT room, identity, pseudonym, role, status, joined_ms"
+    " FROM members WHERE room = ? ORDER BY joined_ms, rowid"
+)
+_INSERT_MEMBER = (
+    "INSERT INTO members (room, identity, pseudonym, role, status, joined_ms)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+
+@dataclass(slots=True)
+class _Append:
+    message: NewMessage
+    callback: AppendCallback
+
+
+@dataclass(slots=True)
+class _Op:
+    """A generic write: runs on the writer connection inside the batch's transaction."""
+
+    run: Callable[[aiosqlite.Connection], Awaitable[Any]]
+    future: asyncio.Future[Any]
+
+
+_Item = _Append | _Op
+
+
+def _room(row: Any) -> RoomRecord:
+    return RoomRecord(
+        id=row[0],
+        created_ms=row[1],
+        metadata=bytes(row[2]),
+        waiting_room=bool(row[3]),
+        retention_s=row[4],
+        head_seq=row[5],
+        purged_through=row[6],
+    )
+
+
+def _member(row: Any) -> MemberRecord:
+    return MemberRecord(
+        room=row[0],
+        identity=bytes(row[1]),
+        pseudonym=row[2],
+        role=Role(row[3]),
+        status=MemberStatus(row[4]),
+        joined_ms=row[5],
+    )
+
+
+class SqliteStore:
+    """``Store`` on one SQLite file (see the module docstring for the write path)."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        clock_ms: Callable[[], int],
+        max_batch: int = 1024,
+        synchronous: str = "FULL",
+    ) -> None:
+        self.path = path
+        self._clock_ms = clock_ms
+        self._max_batch = max_batch
+        self._synchronous = synchronous
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._queue: list[_Item] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._heads: dict[str, int] = {}
+        self._last_ts = 0
+        #: Observers for metrics: called with (batch size, commit seconds).
+        self.on_commit: Callable[[int, float], None] | None = None
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def open(self) -> None:
+        """Open both connections, set WAL and ``synchronous``, apply migrations."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = await aiosqlite.connect(self.path, isolation_level=None)
+        await self._writer.execute("PRAGMA journal_mode=WAL")
+        await self._writer.execute(f"PRAGMA synchronous={self._synchronous}")
+        await self._writer.execute("PRAGMA busy_timeout=5000")
+        await self._writer.execute("PRAGMA foreign_keys=ON")
+        await self._migrate(self._writer)
+        self._reader = await aiosqlite.connect(self.path, isolation_level=None)
+        await self._reader.execute("PRAGMA busy_timeout=5000")
+        self._task = asyncio.create_task(self._write_loop(), name="hearth-store-writer")
+
+    async def close(self) -> None:
+        """Commit everything queued, stop the writer, close both connections."""
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        for conn in (self._reader, self._writer):
+            if conn is not None:
+                await conn.close()
+        self._reader = self._writer = None
+
+    async def _migrate(self, db: aiosqlite.Connection) -> None:
+        async with db.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        version = int(row[0]) if row else 0
+        for number, script in MIGRATIONS:
+            if number <= version:
+                continue
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        await db.execute(statement)
+                await db.execute(f"PRAGMA user_version={number}")
+                await db.execute("COMMIT")
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+
+    # ------------------------------------------------------------ writer
+
+    def _submit(self, item: _Item) -> None:
+        if self._closing or self._task is None:
+            raise StoreError("store is closed")
+        self._queue.append(item)
+        self._wake.set()
+
+    async def _write(self, run: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._submit(_Op(run, future))
+        return await future
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                batch = self._queue[: self._max_batch]
+                del self._queue[: self._max_batch]
+                await self._run_batch(batch)
+            if self._closing and not self._queue:
+                return
+
+    async def _run_batch(self, batch: list[_Item]) -> None:
+        db = self._writer
+        assert db is not None
+        heads_before = dict(self._heads)
+        results: list[Any] = []
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            await db.execute("BEGIN IMMEDIATE")
+            start = 0
+            while start < len(batch):
+                item = batch[start]
+                if isinstance(item, _Append):
+                    end = start
+                    while end < len(batch) and isinstance(batch[end], _Append):
+                        end += 1
+                    group = [b for b in batch[start:end] if isinstance(b, _Append)]
+                    results.extend(await self._insert_messages(db, group))
+                    start = end
+                    continue
+                results.append(await self._run_op(db, item))
+                start += 1
+            await db.execute("COMMIT")
+        except Exception as exc:  # storage failure: nothing in this batch is stored
+            self._heads = heads_before
+            with contextlib.suppress(sqlite3.Error):
+                await db.execute("ROLLBACK")
+            failure = StoreError(f"commit failed: {type(exc).__name__}")
+            results = [failure] * len(batch)
+        if self.on_commit is not None:
+            self.on_commit(len(batch), loop.time() - started)
+        for item, result in zip(batch, results, strict=True):
+            if isinstance(item, _Append):
+                item.callback(result)
+            elif not item.future.done():
+                if isinstance(result, BaseException):
+                    item.future.set_exception(result)
+                else:
+                    item.future.set_result(result)
+
+    async def _run_op(self, db: aiosqlite.Connection, op: _Op) -> Any:
+        await db.execute("SAVEPOINT op")
+        try:
+            result = await op.run(db)
+        except (RequestError, sqlite3.IntegrityError) as exc:
+            await db.execute("ROLLBACK TO SAVEPOINT op")
+            await db.execute("RELEASE SAVEPOINT op")
+            if isinstance(exc, RequestError):
+                return exc
+            return StoreError(f"constraint failed: {type(exc).__name__}")
+        await db.execute("RELEASE SAVEPOINT op")
+        return result
+
+    async def _head(self, db: aiosqlite.Connection, room_id: str) -> int:
+        head = self._heads.get(room_id)
+        if head is None:
+            async with db.execute("SELECT head_seq FROM rooms WHERE id = ?", (room_id,)) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                raise StoreError("append to a room that does not exist")
+            head = int(row[0])
+            self._heads[room_id] = head
+        return head
+
+    def _now(self) -> int:
+        self._last_ts = max(self._last_ts, self._clock_ms())
+        return self._last_ts
+
+    async def _insert_messages(
+        self, db: aiosqlite.Connection, group: list[_Append]
+    ) -> list[AppendResult]:
+        ts = self._now()
+        heads_before = dict(self._heads)
+        await db.execute("SAVEPOINT msgs")
+        try:
+            results = await self._insert_fast(db, group, ts)
+        except sqlite3.IntegrityError:
+            # A repeated client id reached the idempotency index: redo one by one.
+            await db.execute("ROLLBACK TO SAVEPOINT msgs")
+            self._heads = heads_before
+            results = await self._insert_careful(db, group, ts)
+        await db.execute("RELEASE SAVEPOINT msgs")
+        touched = {r.room for r in results if not r.duplicate}
+        if touched:
+            await db.executemany(
+                "UPDATE rooms SET head_seq = ? WHERE id = ?",
+                [(self._heads[room], room) for room in touched],
+            )
+        return results
+
+    async def _insert_fast(
+        self, db: aiosqlite.Connection, group: list[_Append], ts: int
+    ) -> list[AppendResult]:
+        results: list[AppendResult] = []
+        rows: list[tuple[Any, ...]] = []
+        seen: dict[tuple[str, bytes, str], AppendResult] = {}
+        for item in group:
+            msg = item.message
+            key = (msg.room, msg.sender, msg.client_id)
+            first = seen.get(key)
+            if first is not None:
+                results.append(replace(first, duplicate=True))
+                continue
+            seq = await self._head(db, msg.room) + 1
+            self._heads[msg.room] = seq
+            meta = _META.encode(msg.meta).decode() if msg.meta is not None else None
+            rows.append((msg.room, seq, msg.sender, msg.client_id, ts, msg.payload, meta))
+            result = AppendResult(msg.room, msg.client_id, seq, ts, duplicate=False)
+            seen[key] = result
+            results.append(result)
+        await db.executemany(
+            "INSERT INTO messages (room, seq, sender, client_id, ts_ms, payload, meta)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        return results
+
+    async def _insert_careful(
+        self, db: aiosqlite.Connection, group: list[_Append], ts: int
+    ) -> list[AppendResult]:
+        results: list[AppendResult] = []
+        for item in group:
+            msg = item.message
+            async with db.execute(
+                "SELECT seq, ts_ms FROM messages WHERE room = ? AND sender = ? AND client_id = ?",
+                (msg.room, msg.sender, msg.client_id),
+            ) as cur:
+                row = await cur.fetchone()
+            if row is not None:
+                results.append(AppendResult(msg.room, msg.client_id, row[0], row[1], True))
+                continue
+            seq = await self._head(db, msg.room) + 1
+            self._heads[msg.room] = seq
+            meta = _META.encode(msg.meta).decode() if msg.meta is not None else None
+            await db.execute(
+                "INSERT INTO messages (room, seq, sender, client_id, ts_ms, payload, meta)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (msg.room, seq, msg.sender, msg.client_id, ts, msg.payload, meta),
+            )
+            results.append(AppendResult(msg.room, msg.client_id, seq, ts, False))
+        return results
+
+    # ------------------------------------------------------------ messages
+
+    def append_nowait(self, message: NewMessage, callback: AppendCallback) -> None:
+        """Queue ``message``; ``callback`` runs after its commit, in submission order."""
+        self._submit(_Append(message, callback))
+
+    async def append(self, message: NewMessage) -> AppendResult:
+        """Append ``message`` and wait until it is durably stored."""
+        future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
+
+        def done(result: AppendResult | StoreError) -> None:
+            if future.done():
+                return
+            if isinstance(result, StoreError):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+        self.append_nowait(message, done)
+        return await future
+
+    async def read_messages(self, room_id: str, after: int, limit: int) -> list[StoredMessage]:
+        """Up to ``limit`` stored messages of the room with ``seq > after``, in order."""
+        db = self._reader_conn()
+        async with db.execute(
+            "SELECT seq, sender, client_id, ts_ms, payload, meta FROM messages"
+            " WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (room_id, after, limit),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [
+            StoredMessage(
+                room=room_id,
+                seq=row[0],
+                sender=bytes(row[1]),
+                client_id=row[2],
+                ts=row[3],
+                payload=bytes(row[4]),
+                meta=_META_DECODER.decode(row[5]) if row[5] is not None else None,
+            )
+            for row in rows
+        ]
+
+    async def purge_expired(self, now_ms: int) -> int:
+        """Delete every message older than its room's retention (protocol.md §10)."""
+
+        async def run(db: aiosqlite.Connection) -> int:
+            async with db.execute(
+                "SELECT id, retention_s FROM rooms WHERE retention_s IS NOT NULL"
+            ) as cur:
+                rooms = await cur.fetchall()
+            removed = 0
+            for room_id, retention_s in rooms:
+                cutoff = now_ms - int(retention_s) * 1000
+                async with db.execute(
+                    "SELECT MAX(seq), COUNT(*) FROM messages WHERE room = ? AND ts_ms < ?",
+                    (room_id, cutoff),
+                ) as cur:
+                    row = await cur.fetchone()
+                if row is None or row[0] is None:
+                    continue
+                await db.execute(
+                    "DELETE FROM messages WHERE room = ? AND seq <= ?", (room_id, row[0])
+                )
+                await db.execute(
+                    "UPDATE rooms SET purged_through = MAX(purged_through, ?) WHERE id = ?",
+                    (row[0], room_id),
+                )
+                removed += int(row[1])
+            return removed
+
+        return await self._write(run)
+
+    # ------------------------------------------------------------ rooms
+
+    def _reader_conn(self) -> aiosqlite.Connection:
+        if self._reader is None:
+            raise StoreError("store is not open")
+        return self._reader
+
+    async def create_room(self, room: RoomRecord, creator: MemberRecord) -> None:
+        """Store a new room and its creator in one transaction."""
+
+        async def run(db: aiosqlite.Connection) -> None:
+            await db.execute(
+                _INSERT_ROOM,
+                (room.id, room.created_ms, room.metadata, room.waiting_room, room.retention_s),
+            )
+            await self._insert_member(db, creator)
+            self._heads[room.id] = 0
+
+        await self._write(run)
+
+    @staticmethod
+    async def _insert_member(db: aiosqlite.Connection, m: MemberRecord) -> None:
+        await db.execute(
+            _INSERT_MEMBER,
+            (m.room, m.identity, m.pseudonym, m.role.value, m.status.value, m.joined_ms),
+        )
+
+    async def get_room(self, room_id: str) -> RoomRecord | None:
+        """The room, or None."""
+        async with self._reader_conn().execute(_SELECT_ROOM, (room_id,)) as cur:
+            row = await cur.fetchone()
+        return _room(row) if row is not None else None
+
+    async def list_members(self, room_id: str) -> list[MemberRecord]:
+        """Every member of the room, in joining order."""
+        async with self._reader_conn().execute(
+            _SELECT_MEMBERS,
+            (room_id,),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [_member(row) for row in rows]
+
+    async def create_invite(self, invite: InviteRecord) -> None:
+        """Store an invite (its secret only as a hash)."""
+
+        async def run(db: aiosqlite.Connection) -> None:
+            await db.execute(
+                "INSERT INTO invites (id, room, secret_hash, created_ms, expires_ms, max_uses,"
+                " uses, revoked, waiting_room) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    invite.id,
+                    invite.room,
+                    invite.secret_hash,
+                    invite.created_ms,
+                    invite.expires_ms,
+                    invite.max_uses,
+                    invite.uses,
+                    invite.revoked,
+                    invite.waiting_room,
+                ),
+            )
+
+        await self._write(run)
+
+    async def revoke_invite(self, room_id: str, invite_id: str) -> bool:
+        """Revoke the room's invite ``invite_id``; False when the room has no such invite."""
+
+        async def run(db: aiosqlite.Connection) -> bool:
+            cur = await db.execute(
+                "UPDATE invites SET revoked = 1 WHERE id = ? AND room = ?", (invite_id, room_id)
+            )
+            return cur.rowcount > 0
+
+        return await self._write(run)
+
+    async def join(
+        self, secret_hash: bytes, identity: bytes, pseudonym: str, now_ms: int
+    ) -> JoinResult:
+        """Redeem an invite and add the member in one transaction (protocol.md §4.5)."""
+
+        async def run(db: aiosqlite.Connection) -> JoinResult:
+            async with db.execute(
+                "SELECT id, room, expires_ms, max_uses, uses, revoked, waiting_room"
+                " FROM invites WHERE secret_hash = ?",
+                (secret_hash,),
+            ) as cur:
+                invite = await cur.fetchone()
+            if invite is None:
+                raise RequestError(ErrorCode.INVITE_INVALID, "no invite has this secret")
+            invite_id, room_id, expires_ms, max_uses, uses, revoked, waiting = invite
+            async with db.execute(_SELECT_ROOM, (room_id,)) as cur:
+                room_row = await cur.fetchone()
+            assert room_row is not None
+            async with db.execute(
+                _SELECT_MEMBER,
+                (room_id, identity),
+            ) as cur:
+                existing = await cur.fetchone()
+            if existing is not None:
+                return JoinResult(_room(room_row), _member(existing), new=False)
+            if revoked:
+                raise RequestError(ErrorCode.INVITE_REVOKED, "the invite was revoked")
+            if expires_ms <= now_ms:
+                raise RequestError(ErrorCode.INVITE_EXPIRED, "the invite has expired")
+            if uses >= max_uses:
+                raise RequestError(ErrorCode.INVITE_EXHAUSTED, "the invite is used up")
+            await db.execute("UPDATE invites SET uses = uses + 1 WHERE id = ?", (invite_id,))
+            member = MemberRecord(
+                room=room_id,
+                identity=identity,
+                pseudonym=pseudonym,
+                role=Role.MEMBER,
+                status=MemberStatus.WAITING if waiting else MemberStatus.MEMBER,
+                joined_ms=now_ms,
+            )
+            await self._insert_member(db, member)
+            return JoinResult(_room(room_row), member, new=True)
+
+        return await self._write(run)
+
+    async def admit(self, room_id: str, identity: bytes) -> MemberRecord | None:
+        """Admit a waiting member; None when the identity is not waiting in the room."""
+
+        async def run(db: aiosqlite.Connection) -> MemberRecord | None:
+            cur = await db.execute(
+                "UPDATE members SET status = ? WHERE room = ? AND identity = ? AND status = ?",
+                (MemberStatus.MEMBER.value, room_id, identity, MemberStatus.WAITING.value),
+            )
+            if cur.rowcount == 0:
+                return None
+            async with db.execute(
+                _SELECT_MEMBER,
+                (room_id, identity),
+            ) as cur2:
+                row = await cur2.fetchone()
+            return _member(row) if row is not None else None
+
+        return await self._write(run)
+
+    async def remove_member(self, room_id: str, identity: bytes) -> bool:
+        """Remove a member from the room; False when it was not one."""
+
+        async def run(db: aiosqlite.Connection) -> bool:
+            cur = await db.execute(
+                "DELETE FROM members WHERE room = ? AND identity = ?", (room_id, identity)
+            )
+            return cur.rowcount > 0
+
+        return await self._write(run)

@@ -1,0 +1,65 @@
+"""SQLite specifics of the store: WAL, synchronous=FULL, migrations, group commit (§8.2)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+from hearth_core.rules import MemberStatus, Role
+from hearth_server.errors import StoreError
+from hearth_server.storage import AppendResult, MemberRecord, NewMessage, RoomRecord
+from hearth_server.storage.migrations import MIGRATIONS
+from hearth_server.storage.sqlite import SqliteStore
+
+
+def clock() -> int:
+    return 1_800_000_000_000
+
+
+async def test_pragmas_and_migrations(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "h.db", clock_ms=clock)
+    await store.open()
+    await store.close()
+    with sqlite3.connect(tmp_path / "h.db") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("PRAGMA user_version").fetchone()[0] == MIGRATIONS[-1][0]
+    # Reopening applies nothing twice.
+    again = SqliteStore(tmp_path / "h.db", clock_ms=clock)
+    await again.open()
+    await again.close()
+
+
+async def test_concurrent_appends_share_one_commit(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "h.db", clock_ms=clock)
+    await store.open()
+    batches: list[int] = []
+    store.on_commit = lambda size, _seconds: batches.append(size)
+    try:
+        await store.create_room(
+            RoomRecord("r" * 22, 0, b"", False, None),
+            MemberRecord("r" * 22, b"A" * 32, "a", Role.FACILITATOR, MemberStatus.MEMBER, 0),
+        )
+        batches.clear()
+        results: list[AppendResult | StoreError] = []
+        for i in range(200):
+            store.append_nowait(NewMessage("r" * 22, b"A" * 32, f"m{i}", b"x"), results.append)
+        await store.append(NewMessage("r" * 22, b"A" * 32, "last", b"x"))
+        assert len(results) == 200
+        assert batches == [201]  # all queued before the writer ran: one transaction
+    finally:
+        await store.close()
+
+
+async def test_synchronous_full_on_the_writer(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "h.db", clock_ms=clock)
+    await store.open()
+    try:
+        assert store._writer is not None
+        async with store._writer.execute("PRAGMA synchronous") as cur:
+            row = await cur.fetchone()
+        assert row is not None
+        assert row[0] == 2
+    finally:
+        await store.close()
+    await asyncio.sleep(0)
