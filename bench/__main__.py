@@ -13,6 +13,8 @@ import sys
 from collections.abc import Callable
 from typing import cast
 
+from bench.common import BenchError
+
 BENCHMARKS: dict[str, str] = {
     "relay": "throughput and end-to-end latency, N clients in rooms of 10, against bare relays",
     "connections": "idle connections held: RSS per connection and time to connect them all",
@@ -53,7 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(found, str):
         print(f"python -m bench: {found}\n\n{usage()}", file=sys.stderr)
         return 2
-    return found(args[1:])
+    try:
+        return found(args[1:])
+    except BenchError as exc:
+        print(f"python -m bench {args[0]}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

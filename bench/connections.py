@@ -33,8 +33,13 @@ FULL_COUNTS = [1000, 2000, 5000, 10000]
 SETTLE_S = 1.0
 
 
-async def _hold(protocol: str, port: int, count: int, concurrency: int,
-                pipe: multiprocessing.connection.Connection) -> None:
+async def _hold(
+    protocol: str,
+    port: int,
+    count: int,
+    concurrency: int,
+    pipe: multiprocessing.connection.Connection,
+) -> None:
     limit = asyncio.Semaphore(concurrency)
     held: list[wsclient.RawWebSocket] = []
 
@@ -59,8 +64,13 @@ async def _hold(protocol: str, port: int, count: int, concurrency: int,
     pipe.send(("done", dropped))
 
 
-def hold_worker(protocol: str, port: int, count: int, concurrency: int,
-                pipe: multiprocessing.connection.Connection) -> None:
+def hold_worker(
+    protocol: str,
+    port: int,
+    count: int,
+    concurrency: int,
+    pipe: multiprocessing.connection.Connection,
+) -> None:
     """Process entry: open ``count`` idle connections, hold them until told, close them."""
     try:
         try:
@@ -96,8 +106,11 @@ def measure(name: str, count: int, workers: int, concurrency: int) -> dict[str, 
         try:
             for share in shares:
                 parent, child = ctx.Pipe()
-                proc = ctx.Process(target=hold_worker, daemon=True,
-                                   args=(running.protocol, running.port, share, concurrency, child))
+                proc = ctx.Process(
+                    target=hold_worker,
+                    daemon=True,
+                    args=(running.protocol, running.port, share, concurrency, child),
+                )
                 proc.start()
                 child.close()
                 pipes.append(parent)
@@ -137,11 +150,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--systems", default="relay,hearth,node")
     parser.add_argument("--counts", help="comma-separated (default 1000,2000,5000,10000)")
     parser.add_argument("--workers", type=int, default=2, help="client processes")
-    parser.add_argument("--concurrency", type=int, default=64,
-                        help="connections being opened at once per worker")
+    parser.add_argument(
+        "--concurrency", type=int, default=64, help="connections being opened at once per worker"
+    )
     args: argparse.Namespace = parser.parse_args(argv)
-    counts = [int(c) for c in args.counts.split(",")] if args.counts else (
-        [100] if args.quick else FULL_COUNTS)
+    counts = (
+        [int(c) for c in args.counts.split(",")]
+        if args.counts
+        else ([100] if args.quick else FULL_COUNTS)
+    )
     out = Output(args.json)
     soft, hard = raise_nofile_limit()
     needed = max(counts) + 200
@@ -150,7 +167,8 @@ def main(argv: list[str]) -> int:
         counts = [c for c in counts if c + 200 <= soft] or [max(1, soft - 200)]
     notes: list[str] = []
     names, skipped = systems.available(
-        [s.strip() for s in args.systems.split(",") if s.strip()], notes)
+        [s.strip() for s in args.systems.split(",") if s.strip()], notes
+    )
     for note in notes:
         out.log(note)
     for name, reason in skipped.items():
@@ -160,31 +178,62 @@ def main(argv: list[str]) -> int:
         for name in names:
             out.log(f"connections: {name}, {count} idle")
             rows.append(measure(name, count, min(args.workers, count), args.concurrency))
-    out.table("Idle connections (Hearth: hello + Ed25519 auth; relays: joined a room)",
-              ["system", "conns", "connect s", "conn/s", "srv cpu s", "RSS0 MiB", "RSS MiB",
-               "KiB/conn", "dropped"],
-              [[r["system"], r["connections"], r["connect_s"], r["connects_per_s"],
-                r["server_cpu_connect_s"], r["rss_before_mib"], r["rss_after_mib"],
-                r["kib_per_connection"], r["dropped"]] for r in rows])
+    out.table(
+        "Idle connections (Hearth: hello + Ed25519 auth; relays: joined a room)",
+        [
+            "system",
+            "conns",
+            "connect s",
+            "conn/s",
+            "srv cpu s",
+            "RSS0 MiB",
+            "RSS MiB",
+            "KiB/conn",
+            "dropped",
+        ],
+        [
+            [
+                r["system"],
+                r["connections"],
+                r["connect_s"],
+                r["connects_per_s"],
+                r["server_cpu_connect_s"],
+                r["rss_before_mib"],
+                r["rss_after_mib"],
+                r["kib_per_connection"],
+                r["dropped"],
+            ]
+            for r in rows
+        ],
+    )
     summary: dict[str, Any] = {}
     for count in counts:
-        relay = next((r for r in rows if r["system"] == "relay" and r["connections"] == count),
-                     None)
+        relay = next(
+            (r for r in rows if r["system"] == "relay" and r["connections"] == count), None
+        )
         for name in names:
-            other = next((r for r in rows if r["system"] == name and r["connections"] == count),
-                         None)
+            other = next(
+                (r for r in rows if r["system"] == name and r["connections"] == count), None
+            )
             if relay is None or other is None or name == "relay":
                 continue
             summary[f"{name} RSS/conn / relay at {count}"] = {
                 "value": ratio(other["kib_per_connection"], relay["kib_per_connection"]),
-                "target": "<= 2" if name == "hearth" else "-"}
+                "target": "<= 2" if name == "hearth" else "-",
+            }
             summary[f"{name} connect time / relay at {count}"] = {
-                "value": ratio(other["connect_s"], relay["connect_s"]), "target": "-"}
+                "value": ratio(other["connect_s"], relay["connect_s"]),
+                "target": "-",
+            }
     for item in summary.values():
         target = item["target"]
         item["met"] = (item["value"] <= 2.0) if target == "<= 2" and item["value"] else None
-    out.table("Ratios to the bare websockets relay (same run)", ["figure", "value", "target",
-              "met"], [[k, v["value"], v["target"], v["met"]] for k, v in summary.items()])
-    out.emit("connections", args, {"systems": names, "skipped": skipped, "rows": rows,
-                                   "ratios": summary})
+    out.table(
+        "Ratios to the bare websockets relay (same run)",
+        ["figure", "value", "target", "met"],
+        [[k, v["value"], v["target"], v["met"]] for k, v in summary.items()],
+    )
+    out.emit(
+        "connections", args, {"systems": names, "skipped": skipped, "rows": rows, "ratios": summary}
+    )
     return 0
