@@ -30,6 +30,7 @@ from hearth_core.frames import (
     InviteCreated,
     Join,
     Joined,
+    Limits,
     Message,
     RoomCreated,
     Send,
@@ -54,7 +55,7 @@ class HearthClient:
     room: str = ""
     refs: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     sent: int = 0
-    last_seq: int = 0
+    limits: Limits | None = None
 
     def send_frame(self, payload: bytes, stamp: int) -> bytes:
         """A ``send`` frame; its client message id carries the send instant, which the
@@ -80,12 +81,14 @@ class HearthClient:
         raise BenchError(f"no answer to {type(frame).__name__}")
 
 
-async def connect_member(port: int) -> HearthClient:
-    """Open ``/ws``, say hello and authenticate a fresh identity (protocol.md §3.1, §3.2)."""
+async def connect_member(port: int, key: Ed25519PrivateKey | None = None) -> HearthClient:
+    """Open ``/ws``, say hello and authenticate ``key`` (default: a fresh identity),
+    protocol.md §3.1, §3.2."""
     ws = await wsclient.connect("127.0.0.1", port, PATH, within=STEP)
-    client = HearthClient(ws, Ed25519PrivateKey.generate())
+    client = HearthClient(ws, key or Ed25519PrivateKey.generate())
     hello = await client.request(Hello(versions=[1]), 0, until=ServerHello)
     assert isinstance(hello, ServerHello)
+    client.limits = hello.limits
     identity, signature = sign_challenge(client.key, hello.nonce)
     ref = next(client.refs)
     await client.request(Auth(ref=ref, identity=identity, signature=signature), ref)
@@ -93,9 +96,21 @@ async def connect_member(port: int) -> HearthClient:
     return client
 
 
-async def open_room(port: int, size: int, index: int) -> list[HearthClient]:
-    """Connect ``size`` members, make a room with the first, join the rest, subscribe all."""
-    members = list(await asyncio.gather(*(connect_member(port) for _ in range(size))))
+async def open_room(
+    port: int,
+    size: int,
+    index: int,
+    *,
+    first: HearthClient | None = None,
+    subscribe_all: bool = True,
+) -> list[HearthClient]:
+    """Connect ``size`` members (``first``, when given, is the first), make a room with the
+    first, join the rest; subscribe all of them, or with ``subscribe_all=False`` none (a
+    joined member is bound to the room and may send, protocol.md §3.3)."""
+    fresh = size - (1 if first else 0)
+    members = list(await asyncio.gather(*(connect_member(port) for _ in range(fresh))))
+    if first is not None:
+        members.insert(0, first)
     owner = members[0]
     ref = next(owner.refs)
     created = await owner.request(
@@ -125,7 +140,8 @@ async def open_room(port: int, size: int, index: int) -> list[HearthClient]:
             member.room = joined.room
 
         await asyncio.gather(*(join(n, m) for n, m in enumerate(members[1:], start=1)))
-    await asyncio.gather(*(subscribe(m) for m in members))
+    if subscribe_all:
+        await asyncio.gather(*(subscribe(m) for m in members))
     return members
 
 
