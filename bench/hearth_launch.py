@@ -1,20 +1,139 @@
-"""Launching the Hearth server for benchmarks (filled in once the server lands)."""
+"""Start the Hearth server for a benchmark, with its defaults, as its own process.
+
+The server runs from this checkout (``python -m hearth_server``) with its default
+configuration except what a benchmark must set: loopback host, a free port, and
+the SQLite file in the benchmark's temporary directory (protocol.md §8.2: WAL,
+``synchronous=FULL``, durable acknowledgements). ``HEARTH_*`` variables of the
+calling environment are dropped so the defaults really are the defaults.
+
+uvloop: the server's own ``--loop uvloop`` flag when it has one; otherwise the
+bench-side launcher ``python -m bench.hearth_launch`` installs uvloop's event-loop
+policy and calls the server's public entry point unchanged.
+"""
 
 from __future__ import annotations
 
-import importlib.util
+import asyncio
+import functools
+import socket
 import subprocess
+import sys
+import time
 from pathlib import Path
+
+from bench.common import BenchError, free_port, stop_process
+
+LOG_NAME = "server.log"
+
+
+@functools.cache
+def _server_help() -> str | None:
+    """The server's ``--help`` text, or None if it cannot start from this checkout."""
+    from bench.systems import child_env
+
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "hearth_server", "--help"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env=child_env(),
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 and "--port" in done.stdout else None
 
 
 def missing() -> str | None:
     """Why the Hearth server cannot be started from this checkout, or None."""
-    if importlib.util.find_spec("hearth_server.app") is None:
-        return "the Hearth server (hearth_server.app) is not on this branch yet"
+    if _server_help() is None:
+        return "the Hearth server (python -m hearth_server) cannot start from this checkout yet"
     return None
+
+
+def has_loop_flag() -> bool:
+    """Whether the server offers ``--loop uvloop`` itself."""
+    text = _server_help() or ""
+    return "--loop" in text and "uvloop" in text
+
+
+def command(workdir: Path, port: int, *, uvloop: bool) -> list[str]:
+    """The command line that starts the server on ``port`` with its data in ``workdir``."""
+    flags = ["--host", "127.0.0.1", "--port", str(port), "--db", str(workdir / "hearth.db")]
+    if not uvloop:
+        return [sys.executable, "-m", "hearth_server", *flags]
+    if has_loop_flag():
+        return [sys.executable, "-m", "hearth_server", *flags, "--loop", "uvloop"]
+    return [sys.executable, "-m", "bench.hearth_launch", *flags]
+
+
+def healthz_status(port: int) -> int | None:
+    """The status of ``GET /healthz`` on 127.0.0.1 (a plain socket: no proxy settings)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            head = sock.recv(64).split(b" ")
+    except OSError:
+        return None
+    return int(head[1]) if len(head) > 1 and head[1].isdigit() else None
+
+
+def wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """Poll ``GET /healthz`` (protocol.md §2.2) until 200; fail if the process exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise BenchError(f"Hearth server exited with {proc.returncode} while starting")
+        if healthz_status(port) == 200:
+            return
+        time.sleep(0.05)
+    raise BenchError(f"Hearth server not healthy on 127.0.0.1:{port} after {timeout:.0f} s")
 
 
 def start(
     workdir: Path, *, uvloop: bool, timeout: float
 ) -> tuple[subprocess.Popen[bytes], int, list[str]]:
-    raise NotImplementedError
+    """Start the server; return its process, port and notes (how uvloop was set up)."""
+    from bench.systems import child_env
+
+    env = {k: v for k, v in child_env().items() if not k.startswith("HEARTH_")}
+    notes = []
+    if uvloop:
+        notes.append("uvloop via --loop" if has_loop_flag() else "uvloop via bench launcher")
+    for _attempt in range(3):  # a free port can be taken between the probe and the bind
+        port = free_port()
+        log = (workdir / LOG_NAME).open("ab")
+        try:
+            proc = subprocess.Popen(
+                command(workdir, port, uvloop=uvloop),
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+        finally:
+            log.close()
+        try:
+            wait_healthy(port, proc, timeout)
+        except BenchError:
+            stop_process(proc)
+            tail = (workdir / LOG_NAME).read_text(errors="replace")[-1500:]
+            if "address already in use" in tail.lower():
+                continue
+            raise BenchError(f"Hearth server did not start; its log ends:\n{tail}") from None
+        return proc, port, notes
+    raise BenchError("Hearth server: no free port after 3 tries")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the server's public entry point on uvloop (fallback when it has no --loop)."""
+    import uvloop
+
+    from hearth_server.__main__ import main as server_main
+
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return int(server_main(list(sys.argv[1:] if argv is None else argv)) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
