@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import argparse
 import math
+import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
-from bench import systems
+from bench import profiling, systems
 from bench.common import (
     BenchError,
     Output,
@@ -60,6 +62,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "(interleaved; the median by p99 is reported; default 3, quick 1)",
     )
     parser.add_argument("--workers", type=int, help="load generator processes (default 2)")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="sample Python servers with py-spy during each window into DIR "
+        "(profiled trials are slower: use for diagnosis, not for figures)",
+    )
     parser.add_argument("--warmup", type=float, help="seconds sent before the window")
     parser.add_argument("--duration", type=float, help="seconds in the measured window")
     args = parser.parse_args(argv)
@@ -107,11 +116,24 @@ def run_trial(name: str, clients: int, rate: float, args: argparse.Namespace) ->
             window_start = start_ns / 1e9 + args.warmup
             _sleep_until(window_start)
             cpu_before = proc_cpu_seconds(running.pid)
+            sampler = None
+            if args.profile and name != "node":
+                stacks = args.profile / f"{name}-{clients}-{rate:g}.txt"
+                sampler = profiling.record(running.pid, args.duration, stacks)
             _sleep_until(window_start + args.duration)
             cpu_after = proc_cpu_seconds(running.pid)
             peak_rss = proc_peak_rss_mib(running.pid)
             trial = generator.collect()
-    return summarize(name, trial, setup, cpu_after - cpu_before, peak_rss)
+            if sampler is not None:
+                try:
+                    sampler.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    sampler.kill()
+                    sampler.wait(timeout=5)
+    result = summarize(name, trial, setup, cpu_after - cpu_before, peak_rss)
+    if sampler is not None:
+        result["profile"] = profiling.summarize(stacks)
+    return result
 
 
 def _sleep_until(monotonic_s: float) -> None:
@@ -254,6 +276,18 @@ def main(argv: list[str]) -> int:
             [row(r) for r in ramp],
         )
 
+    for result in trials + ramp:
+        profile = result.get("profile")
+        if profile:
+            out.table(
+                f"py-spy: {result['system']}, {result['clients']} clients at "
+                f"{result['rate_per_client']:g}/s (% of samples)",
+                ["own time", "%", "including callees", "%"],
+                [
+                    [a[0][-70:], a[1], b[0][-70:], b[1]]
+                    for a, b in zip(profile["own"], profile["inclusive"], strict=False)
+                ],
+            )
     summary = ratios(fixed, best, args)
     out.table(
         "Ratios to the bare websockets relay (same run)",
