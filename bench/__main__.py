@@ -26,7 +26,12 @@ BENCHMARKS: dict[str, str] = {
 
 def usage() -> str:
     """The list of benchmarks, each with what it measures."""
-    lines = ["usage: python -m bench NAME [--quick] [--json] [options]", "", "benchmarks:"]
+    lines = [
+        "usage: python -m bench NAME [--quick] [--json] [options]",
+        "       python -m bench all [--quick] --out DIR [--only NAMES]",
+        "",
+        "benchmarks:",
+    ]
     lines += [f"  {name:<12} {what}" for name, what in BENCHMARKS.items()]
     return "\n".join(lines)
 
@@ -45,9 +50,60 @@ def load(name: str) -> Callable[[list[str]], int] | str:
     return cast("Callable[[list[str]], int]", entry)
 
 
+def run_all(argv: list[str]) -> int:
+    """``all [--quick] --out DIR``: every available benchmark with ``--json`` into
+    ``DIR/NAME.json`` (tables into ``DIR/NAME.txt``), then ``DIR/results.md``."""
+    import argparse
+    import os
+    import subprocess
+    from pathlib import Path
+
+    from bench import report
+
+    parser = argparse.ArgumentParser(prog="python -m bench all")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--out", type=Path, required=True, help="directory for the results")
+    parser.add_argument("--only", help="comma-separated benchmarks (default: all available)")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    names = [n.strip() for n in args.only.split(",")] if args.only else list(BENCHMARKS)
+    failed = []
+    for name in names:
+        found = load(name)
+        if isinstance(found, str):
+            print(f"python -m bench all: {found}", file=sys.stderr)
+            continue
+        command = [sys.executable, "-m", "bench", name, "--json", *(["--quick"] * args.quick)]
+        print(f"== {name}: {' '.join(command[1:])}", file=sys.stderr, flush=True)
+        with (
+            (args.out / f"{name}.json").open("w") as stdout,
+            (args.out / f"{name}.txt").open("w") as stderr,
+        ):
+            done = subprocess.run(
+                command,
+                stdout=stdout,
+                stderr=stderr,
+                env=os.environ.copy(),
+                timeout=3600,
+                check=False,
+            )
+        if done.returncode != 0:
+            failed.append(name)
+            print(
+                f"== {name} failed ({done.returncode}); see {args.out / (name + '.txt')}",
+                file=sys.stderr,
+            )
+            (args.out / f"{name}.json").unlink(missing_ok=True)
+    (args.out / "results.md").write_text(report.render(report.load(args.out)))
+    print(f"== wrote {args.out / 'results.md'}", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Dispatch ``argv[0]`` to its benchmark with the remaining arguments."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "all":
+        return run_all(args[1:])
     if not args or args[0] in {"-h", "--help"}:
         print(usage())
         return 0 if args else 2
