@@ -47,9 +47,13 @@ class Running:
 
 
 def child_env() -> dict[str, str]:
-    """The environment for children: the repository's source roots importable."""
+    """The environment for children: the repository's source roots importable.
+
+    ``BENCH_HEARTH_SOURCE=/path/to/checkout`` measures another checkout's server (for
+    example main against a branch); by default it is this one."""
     env = dict(os.environ)
-    roots = [str(ROOT), str(ROOT / "core"), str(ROOT / "server")]
+    source = Path(env.get("BENCH_HEARTH_SOURCE") or ROOT)
+    roots = [str(ROOT), str(source / "core"), str(source / "server")]
     env["PYTHONPATH"] = os.pathsep.join([*roots, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env["PYTHONUNBUFFERED"] = "1"
     return env
