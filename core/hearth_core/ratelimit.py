@@ -28,3 +28,8 @@ class TokenBucket:
             self._tokens -= cost
             return 0.0
         return (cost - self._tokens) / self.rate
+
+    def tokens(self, now: float) -> float:
+        """Tokens available at ``now`` (without taking any)."""
+        elapsed = max(0.0, now - self._stamp)
+        return min(float(self.burst), self._tokens + elapsed * self.rate)

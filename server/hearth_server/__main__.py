@@ -1,11 +1,50 @@
-"""``hearth-server`` entry point."""
+"""``hearth-server`` entry point: parse the configuration once, log, serve until
+SIGTERM or SIGINT, then shut down gracefully (protocol.md §6, 1001)."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Sequence
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the server (replaced by the server foundation)."""
-    raise SystemExit("hearth-server: not built yet")
+from hearth_server.app import HearthServer
+from hearth_server.config import ServerConfig, load_config
+from hearth_server.errors import ConfigError
+from hearth_server.logs import configure_logging, get_logger
+
+
+async def run(config: ServerConfig) -> None:
+    """Serve until a termination signal arrives."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with HearthServer(config):
+        await stop.wait()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the server; exit status 2 for a configuration error."""
+    try:
+        config = load_config(argv, os.environ)
+    except ConfigError as exc:
+        print(f"hearth-server: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(config.log_level)
+    try:
+        if config.loop == "uvloop":
+            import uvloop
+
+            uvloop.run(run(config))
+        else:
+            asyncio.run(run(config))
+    except OSError as exc:
+        get_logger().error("cannot_start", error=type(exc).__name__)
+        print(f"hearth-server: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -126,6 +126,9 @@ class Store(Protocol):
     async def create_invite(self, invite: InviteRecord) -> None:
         """Store an invite (protocol.md §4.4)."""
 
+    async def invite_room(self, secret_hash: bytes) -> str | None:
+        """The room an invite belongs to (whatever its state), or None."""
+
     async def revoke_invite(self, room_id: str, invite_id: str) -> bool:
         """Revoke an invite of this room; False when there is none."""
 

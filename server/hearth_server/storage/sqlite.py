@@ -480,6 +480,14 @@ class SqliteStore:
 
         await self._write(run)
 
+    async def invite_room(self, secret_hash: bytes) -> str | None:
+        """The room of the invite with this secret hash (whatever its state), or None."""
+        async with self._reader_conn().execute(
+            "SELECT room FROM invites WHERE secret_hash = ?", (secret_hash,)
+        ) as cur:
+            row = await cur.fetchone()
+        return str(row[0]) if row is not None else None
+
     async def revoke_invite(self, room_id: str, invite_id: str) -> bool:
         """Revoke the room's invite ``invite_id``; False when the room has no such invite."""
 
