@@ -79,6 +79,48 @@ def healthz_status(port: int) -> int | None:
     return int(head[1]) if len(head) > 1 and head[1].isdigit() else None
 
 
+def scrape_metrics(port: int) -> dict[str, float]:
+    """``GET /metrics`` (protocol.md §2.2) parsed into {series: value}; empty on failure."""
+    chunks = []
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            for _ in range(10_000):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+    except OSError:
+        return {}
+    _, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    values: dict[str, float] = {}
+    for line in body.decode(errors="replace").splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name, _, value = line.rpartition(" ")
+        try:
+            values[name] = float(value)
+        except ValueError:
+            continue
+    return values
+
+
+def commit_figures(before: dict[str, float], after: dict[str, float]) -> dict[str, float | None]:
+    """Storage commits between two scrapes: how many, mean batch, mean commit time."""
+
+    def delta(name: str) -> float:
+        return after.get(name, 0.0) - before.get(name, 0.0)
+
+    commits = delta("hearth_commit_seconds_count")
+    return {
+        "commits": commits,
+        "mean_commit_ms": 1000 * delta("hearth_commit_seconds_sum") / commits if commits else None,
+        "mean_batch": delta("hearth_commit_batch_size_sum") / commits if commits else None,
+        "slow_consumers": sum(v for k, v in after.items() if k.startswith("hearth_slow_consumer"))
+        - sum(v for k, v in before.items() if k.startswith("hearth_slow_consumer")),
+    }
+
+
 def wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float) -> None:
     """Poll ``GET /healthz`` (protocol.md §2.2) until 200; fail if the process exits."""
     deadline = time.monotonic() + timeout

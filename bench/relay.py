@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import profiling, systems
+from bench import hearth_launch, profiling, systems
 from bench.common import (
     BenchError,
     Output,
@@ -116,6 +116,8 @@ def run_trial(name: str, clients: int, rate: float, args: argparse.Namespace) ->
             window_start = start_ns / 1e9 + args.warmup
             _sleep_until(window_start)
             cpu_before = proc_cpu_seconds(running.pid)
+            hearth = running.protocol == "hearth"
+            scraped = hearth_launch.scrape_metrics(running.port) if hearth else {}
             sampler = None
             if args.profile and name != "node":
                 stacks = args.profile / f"{name}-{clients}-{rate:g}.txt"
@@ -123,6 +125,11 @@ def run_trial(name: str, clients: int, rate: float, args: argparse.Namespace) ->
             _sleep_until(window_start + args.duration)
             cpu_after = proc_cpu_seconds(running.pid)
             peak_rss = proc_peak_rss_mib(running.pid)
+            commits = (
+                hearth_launch.commit_figures(scraped, hearth_launch.scrape_metrics(running.port))
+                if hearth
+                else {}
+            )
             trial = generator.collect()
             if sampler is not None:
                 try:
@@ -131,6 +138,7 @@ def run_trial(name: str, clients: int, rate: float, args: argparse.Namespace) ->
                     sampler.kill()
                     sampler.wait(timeout=5)
     result = summarize(name, trial, setup, cpu_after - cpu_before, peak_rss)
+    result["storage"] = commits
     if sampler is not None:
         result["profile"] = profiling.summarize(stacks)
     return result
