@@ -112,7 +112,18 @@ def commit_figures(before: dict[str, float], after: dict[str, float]) -> dict[st
         return after.get(name, 0.0) - before.get(name, 0.0)
 
     commits = delta("hearth_commit_seconds_count")
+    bounds = sorted(
+        (float(key.split('le="')[1].split('"')[0]), key)
+        for key in after
+        if key.startswith("hearth_commit_seconds_bucket") and 'le="+Inf"' not in key
+    )
+    p99_bound = None
+    for bound, key in bounds:  # cumulative buckets: the first holding 99 % of the commits
+        if commits and delta(key) >= 0.99 * commits:
+            p99_bound = bound * 1000
+            break
     return {
+        "commit_p99_ms_at_most": p99_bound,
         "commits": commits,
         "mean_commit_ms": 1000 * delta("hearth_commit_seconds_sum") / commits if commits else None,
         "mean_batch": delta("hearth_commit_batch_size_sum") / commits if commits else None,
@@ -134,12 +145,14 @@ def wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float) -> No
 
 
 def start(
-    workdir: Path, *, uvloop: bool, timeout: float
+    workdir: Path, *, uvloop: bool, timeout: float, extra_env: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen[bytes], int, list[str]]:
-    """Start the server; return its process, port and notes (how uvloop was set up)."""
+    """Start the server; return its process, port and notes (how uvloop was set up).
+    ``extra_env`` sets ``HEARTH_*`` variables for diagnostic variants only."""
     from bench.systems import child_env
 
     env = {k: v for k, v in child_env().items() if not k.startswith("HEARTH_")}
+    env.update(extra_env or {})
     notes = []
     if uvloop:
         notes.append("uvloop via --loop" if has_loop_flag() else "uvloop via bench launcher")

@@ -25,7 +25,6 @@ from typing import Any
 
 from bench import hearth_launch, profiling, systems
 from bench.common import (
-    BenchError,
     Output,
     base_parser,
     latency_summary,
@@ -48,7 +47,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--systems",
         default=",".join(systems.ALL_SYSTEMS),
-        help="comma-separated, from " + ", ".join(systems.ALL_SYSTEMS),
+        help="comma-separated, from " + ", ".join(systems.PROTOCOL),
     )
     parser.add_argument("--sizes", help="client counts for the fixed load (default 100,1000,2000)")
     parser.add_argument("--rate", type=float, default=1.0, help="fixed-load sends/s per client")
@@ -238,7 +237,7 @@ def main(argv: list[str]) -> int:
     for name, reason in skipped.items():
         out.log(f"skipping {name}: {reason}")
     if "relay" not in names:
-        raise BenchError("the bare relay baseline must be among the systems")
+        out.log("the bare relay is not among the systems: no ratios will be computed")
 
     trials: list[dict[str, Any]] = []
     for attempt in range(args.repeat):

@@ -63,7 +63,13 @@ async def run_mode(mode: str, messages: int, writers: int, rooms: int) -> dict[s
                         joined_ms=0,
                     ),
                 )
-            store.on_commit = lambda size, _seconds: commits.append(size)
+            commit_us: list[float] = []
+
+            def observe(size: int, seconds: float) -> None:
+                commits.append(size)
+                commit_us.append(seconds * 1e6)
+
+            store.on_commit = observe
             payload = bytes(range(256))[:PAYLOAD_BYTES]
             latencies: list[float] = []
             per_writer = [
@@ -96,6 +102,7 @@ async def run_mode(mode: str, messages: int, writers: int, rooms: int) -> dict[s
     if stored != messages:
         raise BenchError(f"{mode}: {stored} messages stored, {messages} appended")
     lat = latency_summary(latencies)
+    commit = latency_summary(commit_us)
     return {
         "mode": mode,
         "messages": messages,
@@ -106,6 +113,10 @@ async def run_mode(mode: str, messages: int, writers: int, rooms: int) -> dict[s
         "messages_per_commit": (sum(commits) / len(commits)) if commits else None,
         "p50_ms": lat["p50_ms"],
         "p99_ms": lat["p99_ms"],
+        "commit_p50_ms": commit["p50_ms"],
+        "commit_p99_ms": commit["p99_ms"],
+        "commit_max_ms": commit["max_ms"],
+        "commits_over_10ms": sum(1 for c in commit_us if c > 10_000),
     }
 
 
@@ -140,7 +151,20 @@ def main(argv: list[str]) -> int:
     out.table(
         f"SQLite through Hearth's Store (WAL, synchronous=FULL), {args.writers} writers "
         f"awaiting each write, {PAYLOAD_BYTES}-byte payloads",
-        ["mode", "msgs", "seconds", "writes/s", "commits", "msgs/commit", "p50 ms", "p99 ms"],
+        [
+            "mode",
+            "msgs",
+            "seconds",
+            "writes/s",
+            "commits",
+            "msgs/commit",
+            "p50 ms",
+            "p99 ms",
+            "commit p50",
+            "commit p99",
+            "commit max",
+            "> 10 ms",
+        ],
         [
             [
                 r["mode"],
@@ -151,6 +175,10 @@ def main(argv: list[str]) -> int:
                 r["messages_per_commit"],
                 r["p50_ms"],
                 r["p99_ms"],
+                r["commit_p50_ms"],
+                r["commit_p99_ms"],
+                r["commit_max_ms"],
+                r["commits_over_10ms"],
             ]
             for r in runs
         ],

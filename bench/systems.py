@@ -23,7 +23,15 @@ from bench.common import BENCH_DIR, ROOT, BenchError, node_binary, stop_process
 
 NODE_DIR = BENCH_DIR / "node"
 #: Wire protocol each system speaks: the bare relays share one, Hearth speaks protocol.md.
-PROTOCOL = {"relay": "relay", "node": "relay", "hearth": "hearth", "hearth-uvloop": "hearth"}
+PROTOCOL = {
+    "relay": "relay",
+    "node": "relay",
+    "hearth": "hearth",
+    "hearth-uvloop": "hearth",
+    "hearth-normal": "hearth",
+}
+#: Diagnostic variants: Hearth with one setting changed through its HEARTH_* variables.
+HEARTH_VARIANTS = {"hearth-normal": {"HEARTH_SQLITE_SYNCHRONOUS": "NORMAL"}}
 ALL_SYSTEMS = ("relay", "hearth", "hearth-uvloop", "node")
 
 
@@ -90,7 +98,7 @@ def available(names: list[str], log: list[str]) -> tuple[list[str], dict[str, st
     skipped: dict[str, str] = {}
     for name in names:
         if name not in PROTOCOL:
-            raise BenchError(f"unknown system {name!r}; choose from {', '.join(ALL_SYSTEMS)}")
+            raise BenchError(f"unknown system {name!r}; choose from {', '.join(PROTOCOL)}")
         if name == "node":
             reason = node_ready(log)
             if reason:
@@ -148,7 +156,10 @@ def start(name: str, *, timeout: float = 30.0) -> Iterator[Running]:
             from bench import hearth_launch
 
             proc, port, notes = hearth_launch.start(
-                workdir, uvloop=(name == "hearth-uvloop"), timeout=timeout
+                workdir,
+                uvloop=(name == "hearth-uvloop"),
+                timeout=timeout,
+                extra_env=HEARTH_VARIANTS.get(name, {}),
             )
             yield Running(name, proc, port, workdir, notes)
     finally:
