@@ -21,57 +21,126 @@ import asyncio
 import importlib.util
 import shutil
 import statistics
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bench.common import BenchError, Output, base_parser, latency_summary, ratio
+from bench.onehop import OneHopWriter
 
 PAYLOAD_BYTES = 192
 
 
-async def run_mode(mode: str, messages: int, writers: int, rooms: int) -> dict[str, Any]:
-    """Append ``messages`` from ``writers`` concurrent writers; figures for one mode."""
-    from hearth_core.rules import MemberStatus, Role
-    from hearth_server.storage import MemberRecord, NewMessage, RoomRecord
-    from hearth_server.storage.sqlite import SqliteStore
+MODES = ("batched", "one-per-message", "reference-one-hop")
 
-    workdir = Path(tempfile.mkdtemp(prefix="hearth-bench-storage-"))
-    try:
-        store = SqliteStore(
-            workdir / "hearth.db",
-            clock_ms=lambda: int(time.time() * 1000),
-            max_batch=1 if mode == "one-per-message" else 1024,
+
+class _HearthAdapter:
+    """Hearth's ``SqliteStore`` behind the small interface the writers use."""
+
+    def __init__(self, path: Path, single: bool) -> None:
+        from hearth_server.storage.sqlite import SqliteStore
+
+        self.store = SqliteStore(
+            path, clock_ms=lambda: int(time.time() * 1000), max_batch=1 if single else 1024
         )
+
+    async def open(self, rooms: list[str], sender: bytes) -> None:
+        from hearth_core.rules import MemberStatus, Role
+        from hearth_server.storage import MemberRecord, RoomRecord
+
+        await self.store.open()
+        for room_id in rooms:
+            await self.store.create_room(
+                RoomRecord(
+                    id=room_id, created_ms=0, metadata=b"", waiting_room=False, retention_s=None
+                ),
+                MemberRecord(
+                    room=room_id,
+                    identity=sender,
+                    pseudonym="bench",
+                    role=Role.FACILITATOR,
+                    status=MemberStatus.MEMBER,
+                    joined_ms=0,
+                ),
+            )
+
+    def observe(self, callback: Callable[[int, float], None]) -> None:
+        self.store.on_commit = callback
+
+    async def append(self, room: str, sender: bytes, client_id: str, payload: bytes) -> None:
+        from hearth_server.storage import NewMessage
+
+        await self.store.append(
+            NewMessage(room=room, sender=sender, client_id=client_id, payload=payload)
+        )
+
+    async def count(self, room: str) -> int:
+        return len(await self.store.read_messages(room, 0, 10**9))
+
+    async def close(self) -> None:
+        await self.store.close()
+
+
+class _OneHopAdapter:
+    def __init__(self, path: Path) -> None:
+        self.writer = OneHopWriter(path)
+
+    async def open(self, rooms: list[str], sender: bytes) -> None:
+        await self.writer.open(rooms)
+
+    def observe(self, callback: Callable[[int, float], None]) -> None:
+        self.writer.on_commit = callback
+
+    async def append(self, room: str, sender: bytes, client_id: str, payload: bytes) -> None:
+        await self.writer.append(room, sender, client_id, payload)
+
+    async def count(self, room: str) -> int:
+        return await self.writer.count(room)
+
+    async def close(self) -> None:
+        await self.writer.close()
+
+
+async def _busy(slice_ms: float, stop: asyncio.Event) -> None:
+    """Keep the event loop busy ``slice_ms`` at a time, as a server fanning out would."""
+    while not stop.is_set():
+        until = time.perf_counter() + slice_ms / 1000
+        while time.perf_counter() < until:
+            pass
+        await asyncio.sleep(0)
+
+
+async def run_mode(
+    mode: str, messages: int, writers: int, rooms: int, busy_ms: float = 0.0
+) -> dict[str, Any]:
+    """Append ``messages`` from ``writers`` concurrent writers; figures for one mode."""
+    workdir = Path(tempfile.mkdtemp(prefix="hearth-bench-storage-"))
+    stop = asyncio.Event()
+    busy = asyncio.create_task(_busy(busy_ms, stop)) if busy_ms > 0 else None
+    try:
+        path = workdir / "hearth.db"
+        store = (
+            _OneHopAdapter(path)
+            if mode == "reference-one-hop"
+            else _HearthAdapter(path, single=(mode == "one-per-message"))
+        )
+        room_ids = [f"benchroom{n:013d}".ljust(22, "0")[:22] for n in range(rooms)]
+        sender = bytes(32)
         commits: list[int] = []
-        await store.open()
+        commit_us: list[float] = []
+        latencies: list[float] = []
+        await store.open(room_ids, sender)
         try:
-            room_ids = [f"benchroom{n:013d}".ljust(22, "0")[:22] for n in range(rooms)]
-            sender = bytes(32)
-            for room_id in room_ids:
-                await store.create_room(
-                    RoomRecord(
-                        id=room_id, created_ms=0, metadata=b"", waiting_room=False, retention_s=None
-                    ),
-                    MemberRecord(
-                        room=room_id,
-                        identity=sender,
-                        pseudonym="bench",
-                        role=Role.FACILITATOR,
-                        status=MemberStatus.MEMBER,
-                        joined_ms=0,
-                    ),
-                )
-            commit_us: list[float] = []
 
             def observe(size: int, seconds: float) -> None:
                 commits.append(size)
                 commit_us.append(seconds * 1e6)
 
-            store.on_commit = observe
+            store.observe(observe)
             payload = bytes(range(256))[:PAYLOAD_BYTES]
-            latencies: list[float] = []
             per_writer = [
                 messages // writers + (1 if i < messages % writers else 0) for i in range(writers)
             ]
@@ -80,11 +149,7 @@ async def run_mode(mode: str, messages: int, writers: int, rooms: int) -> dict[s
                 room_id = room_ids[number % rooms]
                 for k in range(count):
                     began = time.perf_counter()
-                    await store.append(
-                        NewMessage(
-                            room=room_id, sender=sender, client_id=f"w{number}-{k}", payload=payload
-                        )
-                    )
+                    await store.append(room_id, sender, f"w{number}-{k}", payload)
                     latencies.append((time.perf_counter() - began) * 1e6)
 
             began = time.perf_counter()
@@ -94,10 +159,13 @@ async def run_mode(mode: str, messages: int, writers: int, rooms: int) -> dict[s
             elapsed = time.perf_counter() - began
             stored = 0
             for room_id in room_ids:
-                stored += len(await store.read_messages(room_id, 0, messages + 1))
+                stored += await store.count(room_id)
         finally:
             await store.close()
     finally:
+        stop.set()
+        if busy is not None:
+            await busy
         shutil.rmtree(workdir, ignore_errors=True)
     if stored != messages:
         raise BenchError(f"{mode}: {stored} messages stored, {messages} appended")
@@ -105,6 +173,7 @@ async def run_mode(mode: str, messages: int, writers: int, rooms: int) -> dict[s
     commit = latency_summary(commit_us)
     return {
         "mode": mode,
+        "busy_ms": busy_ms,
         "messages": messages,
         "writers": writers,
         "seconds": elapsed,
@@ -130,27 +199,46 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--writers", type=int, default=100, help="concurrent writers")
     parser.add_argument("--rooms", type=int, default=10, help="rooms written to")
     parser.add_argument("--repeat", type=int, help="runs per mode, alternating (default 3)")
+    parser.add_argument(
+        "--busy-ms",
+        type=float,
+        default=0.0,
+        help="keep the event loop busy in slices of this many ms meanwhile, "
+        "as a server fanning out does (shows what each thread hop costs)",
+    )
+    parser.add_argument(
+        "--switch-interval-ms",
+        type=float,
+        help="set sys.setswitchinterval (GIL hand-over; Python's default 5 ms)",
+    )
     args = parser.parse_args(argv)
     out = Output(args.json)
+    if args.switch_interval_ms:
+        sys.setswitchinterval(args.switch_interval_ms / 1000)
     if importlib.util.find_spec("hearth_server.storage.sqlite") is None:
         raise BenchError("Hearth's SQLite store (hearth_server.storage.sqlite) is not here")
+    batched = args.messages or (400 if args.quick else 20000)
     sizes = {
-        "batched": args.messages or (400 if args.quick else 20000),
+        "batched": batched,
         "one-per-message": args.single_messages or (200 if args.quick else 3000),
+        "reference-one-hop": batched,
     }
     repeat = args.repeat or (1 if args.quick else 3)
     runs: list[dict[str, Any]] = []
     for attempt in range(repeat):
-        for mode in ("batched", "one-per-message"):
+        for mode in MODES:
             out.log(f"storage: {mode}, run {attempt + 1} of {repeat}")
-            runs.append(asyncio.run(run_mode(mode, sizes[mode], args.writers, args.rooms)))
+            runs.append(
+                asyncio.run(run_mode(mode, sizes[mode], args.writers, args.rooms, args.busy_ms))
+            )
     medians: dict[str, dict[str, Any]] = {}
     for mode in sizes:
         mine = sorted((r for r in runs if r["mode"] == mode), key=lambda r: r["writes_per_s"])
         medians[mode] = mine[len(mine) // 2]
     out.table(
         f"SQLite through Hearth's Store (WAL, synchronous=FULL), {args.writers} writers "
-        f"awaiting each write, {PAYLOAD_BYTES}-byte payloads",
+        f"awaiting each write, {PAYLOAD_BYTES}-byte payloads, loop busy slices "
+        f"{args.busy_ms:g} ms, GIL switch interval {sys.getswitchinterval() * 1000:g} ms",
         [
             "mode",
             "msgs",
@@ -191,6 +279,14 @@ def main(argv: list[str]) -> int:
             ["batched writes/s", medians["batched"]["writes_per_s"]],
             ["one-per-message writes/s", medians["one-per-message"]["writes_per_s"]],
             ["batched / one-per-message", speedup],
+            ["reference-one-hop writes/s", medians["reference-one-hop"]["writes_per_s"]],
+            [
+                "batched commit p50 ms / reference-one-hop",
+                ratio(
+                    medians["batched"]["commit_p50_ms"],
+                    medians["reference-one-hop"]["commit_p50_ms"],
+                ),
+            ],
             ["postgresql", "no PostgreSQL Store yet"],
         ],
     )
