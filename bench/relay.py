@@ -53,6 +53,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=1.0, help="fixed-load sends/s per client")
     parser.add_argument("--ramp-clients", type=int, help="clients during the ramp (default 1000)")
     parser.add_argument("--ramp-rates", help="per-client rates to try, comma-separated")
+    parser.add_argument(
+        "--ramp-tries",
+        type=int,
+        default=3,
+        help="tries of a ramp step before the system counts as failing it",
+    )
     parser.add_argument("--no-ramp", action="store_true", help="only the fixed-load phase")
     parser.add_argument(
         "--repeat",
@@ -221,7 +227,7 @@ def row(r: dict[str, Any]) -> list[Any]:
         r["server_cpu_util"],
         r["server_peak_rss_mib"],
         r["loadgen_cpu_util_max"],
-        "yes" if r["sustained"] else "NO",
+        ("yes" if r["sustained"] else "NO") + (f" ({r['try']})" if r.get("try", 1) > 1 else ""),
     ]
 
 
@@ -266,9 +272,18 @@ def main(argv: list[str]) -> int:
         active = list(names)
         for rate in args.ramp_rates:
             for name in list(active):
-                out.log(f"ramp: {name}, {args.ramp_clients} clients at {rate:g}/s each")
-                result = run_trial(name, args.ramp_clients, rate, args)
-                ramp.append(result)
+                # A step that fails is tried again (up to --ramp-tries in all): on a shared
+                # machine one neighbour's burst must not end a system's ramp.
+                for attempt in range(args.ramp_tries):
+                    out.log(
+                        f"ramp: {name}, {args.ramp_clients} clients at {rate:g}/s each"
+                        f" (try {attempt + 1})"
+                    )
+                    result = run_trial(name, args.ramp_clients, rate, args)
+                    result["try"] = attempt + 1
+                    ramp.append(result)
+                    if result["sustained"]:
+                        break
                 current = best[name]
                 if result["sustained"]:
                     if current is None or result["delivered_per_s"] > current["delivered_per_s"]:
@@ -278,7 +293,8 @@ def main(argv: list[str]) -> int:
             if not active:
                 break
         out.table(
-            f"Ramp: {args.ramp_clients} clients, rate raised until p99 > {P99_LIMIT_MS:g} ms",
+            f"Ramp: {args.ramp_clients} clients, rate raised until p99 > {P99_LIMIT_MS:g} ms "
+            f"in {args.ramp_tries} tries",
             ROW_HEADERS,
             [row(r) for r in ramp],
         )
@@ -315,6 +331,7 @@ def main(argv: list[str]) -> int:
             },
             "ratios": summary,
             "settings": {
+                "ramp_tries": args.ramp_tries,
                 "room_size": ROOM_SIZE,
                 "rate": args.rate,
                 "sizes": args.sizes,
