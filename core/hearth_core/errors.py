@@ -59,6 +59,7 @@ class CloseCode(enum.IntEnum):
 
     NORMAL = 1000
     GOING_AWAY = 1001
+    INVALID_DATA = 1007
     MESSAGE_TOO_BIG = 1009
     INTERNAL_ERROR = 1011
     HELLO_TIMEOUT = 4001

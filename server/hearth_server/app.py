@@ -16,14 +16,16 @@ import time
 from collections.abc import Callable
 from types import TracebackType
 
+import structlog
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from hearth_server.config import ServerConfig
 from hearth_server.connection import serve_connection
+from hearth_server.hooks import Hooks
 from hearth_server.hub import Hub
-from hearth_server.logs import get_logger
+from hearth_server.logs import configure_logging, get_logger
 from hearth_server.metrics import Metrics
 from hearth_server.storage import Store
 from hearth_server.storage.sqlite import SqliteStore
@@ -43,9 +45,12 @@ class HearthServer:
         *,
         store: Store | None = None,
         clock_ms: Callable[[], int] = wall_clock_ms,
+        hooks: Hooks | None = None,
     ) -> None:
         self.config = config
         self.metrics = Metrics()
+        if not structlog.is_configured():
+            configure_logging(config.log_level)
         self.log = get_logger()
         self.clock_ms = clock_ms
         if store is None:
@@ -58,7 +63,7 @@ class HearthServer:
             sqlite.on_commit = self.metrics.observe_commit
             store = sqlite
         self.store = store
-        self.hub = Hub(config, store, self.metrics, clock_ms=clock_ms, log=self.log)
+        self.hub = Hub(config, store, self.metrics, clock_ms=clock_ms, log=self.log, hooks=hooks)
         self._server: Server | None = None
         self._purger: asyncio.Task[None] | None = None
         self._stopped = False
@@ -98,7 +103,7 @@ class HearthServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._purger
         if self._server is not None:
-            self._server.close(close_connections=False)
+            self._server.server.close()  # stop accepting; open connections stay for now
         await self.store.close()  # commits what is queued; callbacks queue acks
         flushes = [s.outbox.flushed() for s in list(self.hub.sessions)]
         if flushes:

@@ -68,7 +68,7 @@ async def _handle(hub: Hub, session: Session, raw: str | bytes) -> None:
         session.send_error(exc.code, exc.message, field=exc.field)
         return
     ref: int | None = getattr(frame, "ref", None)
-    hub.metrics.frames.labels(type(frame).__struct_config__.tag).inc()
+    hub.metrics.frame_counter(type(frame)).inc()
     if session.version is None and not isinstance(frame, Hello):
         session.send_error(ErrorCode.HELLO_REQUIRED, "say hello first", ref=ref)
         return

@@ -42,6 +42,7 @@ from hearth_core.frames import Hello as HelloFrame
 from hearth_core.ids import invite_secret_hash, new_invite_id, new_invite_secret, new_room_id
 from hearth_core.rules import MemberStatus, Role, RoomAction, may
 from hearth_server.errors import RequestError, StoreError
+from hearth_server.hooks import Decision, JoinEvent, SendEvent
 from hearth_server.hub import Hub
 from hearth_server.rooms import Room
 from hearth_server.session import Session
@@ -68,6 +69,8 @@ def _info(member: MemberRecord, room: Room) -> MemberInfo:
 
 def _bound(hub: Hub, session: Session, room_id: str) -> tuple[Room, MemberRecord]:
     """The room and the member acting in it through this connection's binding (§3.3)."""
+    if not session.identities:
+        raise RequestError(ErrorCode.NOT_AUTHENTICATED, "authenticate an identity first")
     identity = session.bindings.get(room_id)
     room = hub.rooms.cached(room_id) if identity is not None else None
     member = room.members.get(identity) if room is not None and identity is not None else None
@@ -88,6 +91,13 @@ def _allowed(member: MemberRecord, action: RoomAction, room_id: str) -> None:
         raise RequestError(
             ErrorCode.FORBIDDEN, f"{member.role.value} may not {action.value}", room=room_id
         )
+
+
+def _decide(decision: Decision, room_id: str) -> None:
+    """Turn a hook's denial into the error the client receives."""
+    if not decision.allowed:
+        code = decision.code or ErrorCode.FORBIDDEN
+        raise RequestError(code, decision.message or "refused by a server hook", room=room_id)
 
 
 # ---------------------------------------------------------------- session (§3)
@@ -195,6 +205,7 @@ async def join(hub: Hub, session: Session, frame: Join) -> None:
     room_id = await hub.store.invite_room(secret_hash)
     if room_id is not None:
         session.check_bind(room_id, frame.identity)
+        _decide(hub.hooks.before_join(JoinEvent(room_id, frame.identity)), room_id)
     result = await hub.store.join(secret_hash, frame.identity, frame.pseudonym, hub.clock_ms())
     room = await hub.rooms.load(result.room.id)
     if room is None:
@@ -289,6 +300,10 @@ async def send(hub: Hub, session: Session, frame: Send) -> None:
             f"payload exceeds {hub.config.max_payload} bytes",
             room=room.id,
         )
+    _decide(
+        hub.hooks.before_send(SendEvent(room.id, member.identity, len(frame.payload), frame.meta)),
+        room.id,
+    )
     wait = hub.send_wait(member.identity)
     if wait > 0.0:
         raise RequestError(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from hearth_core.frames import Limits
 from hearth_core.ratelimit import TokenBucket
 from hearth_server.config import ServerConfig
+from hearth_server.hooks import Hooks
 from hearth_server.metrics import Metrics
 from hearth_server.rooms import RoomRegistry
 from hearth_server.storage import Store
@@ -33,12 +34,14 @@ class Hub:
         *,
         clock_ms: Callable[[], int],
         log: Any,
+        hooks: Hooks | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.metrics = metrics
         self.clock_ms = clock_ms
         self.log = log
+        self.hooks = hooks if hooks is not None else Hooks()
         self.rooms = RoomRegistry(store)
         self.sessions: set[Session] = set()
         self.closing = False

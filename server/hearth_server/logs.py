@@ -45,7 +45,8 @@ _LEVELS["error"] = logging.ERROR
 
 def allow_list(_logger: WrappedLogger, _method: str, event: EventDict) -> EventDict:
     """Drop every key not in ``ALLOWED_KEYS``; tag room ids."""
-    for key in [k for k in event if k not in ALLOWED_KEYS]:
+    # Keys starting with "_" are structlog's own bookkeeping, removed before rendering.
+    for key in [k for k in event if k not in ALLOWED_KEYS and not k.startswith("_")]:
         del event[key]
     room = event.get("room")
     if isinstance(room, str | bytes):

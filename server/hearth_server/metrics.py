@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import msgspec
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import choose_encoder
 
@@ -16,6 +19,7 @@ class Metrics:
         self.frames = Counter(
             "hearth_frames_received", "Client frames received", ["type"], registry=reg
         )
+        self._frame_children: dict[type[msgspec.Struct], Any] = {}
         self.errors = Counter("hearth_errors", "Error frames sent", ["code"], registry=reg)
         self.stored = Counter("hearth_messages_stored", "Messages stored", registry=reg)
         self.duplicates = Counter(
@@ -42,6 +46,14 @@ class Metrics:
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0),
             registry=reg,
         )
+
+    def frame_counter(self, frame_type: type[msgspec.Struct]) -> Any:
+        """The counter child of one frame type (resolved once, then cached)."""
+        child = self._frame_children.get(frame_type)
+        if child is None:
+            tag = frame_type.__struct_config__.tag
+            child = self._frame_children[frame_type] = self.frames.labels(str(tag))
+        return child
 
     def observe_commit(self, batch: int, seconds: float) -> None:
         """Record one storage commit."""

@@ -1,9 +1,12 @@
 """A bounded per-connection send queue with one writer task (DESIGN.md "The hot path").
 
 Frames arrive already encoded (the same ``bytes`` object for every recipient of a
-fan-out). ``push`` never awaits: the room's path never waits for a slow client. When
-a live push would take the queue past its frame or byte limit, the outbox drops its
-queue and calls ``on_overflow`` (the session then closes with 4008, protocol.md §6).
+fan-out). ``push`` never awaits: the room's path never waits for a slow client. When a live
+push would take the queue past its frame or byte limit while the writer is stalled
+(the socket accepts no more data), or past four times the limits in any case, the
+outbox drops its queue and calls ``on_overflow`` (the session then closes with 4008,
+protocol.md §6). A fast client whose writer is merely between ticks may receive a
+whole commit batch's fan-out at once.
 
 The writer task takes everything queued and writes it in one go: each frame is
 framed by the websockets protocol object and the whole batch goes to the transport
@@ -46,6 +49,7 @@ class Outbox:
         self._writable = asyncio.Event()
         self._writable.set()
         self._empty = asyncio.Event()
+        self._stalled = False
         self.closed = False
         self.sent_frames = 0
 
@@ -60,12 +64,15 @@ class Outbox:
         """
         if self.closed:
             return False
-        if not paced and (
-            len(self._queue) >= self.max_frames or self._bytes + len(data) > self.max_bytes
-        ):
-            self.close()
-            self._on_overflow()
-            return False
+        if not paced:
+            frames, size = len(self._queue) + 1, self._bytes + len(data)
+            over = frames > self.max_frames or size > self.max_bytes
+            if over and (
+                self._stalled or frames > 4 * self.max_frames or size > 4 * self.max_bytes
+            ):
+                self.close()
+                self._on_overflow()
+                return False
         self._queue.append(data)
         self._bytes += len(data)
         if len(self._queue) >= self._low_frames or self._bytes >= self._low_bytes:
@@ -111,6 +118,8 @@ class Outbox:
                     batch.append(data)
                 if len(queue) < self._low_frames and self._bytes < self._low_bytes:
                     self._writable.set()
+                # The writer yields only in drain(): while it is there, the socket is full.
+                self._stalled = True
                 async with ws.send_context():
                     protocol = ws.protocol
                     for data in batch:
@@ -122,6 +131,7 @@ class Outbox:
                             ws.transport.write_eof()
                         else:
                             ws.transport.close()
+                self._stalled = False
                 self.sent_frames += len(batch)
         except ConnectionClosed:
             pass

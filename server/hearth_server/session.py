@@ -13,7 +13,7 @@ from hearth_core.codec import encode_frame
 from hearth_core.errors import CloseCode, ErrorCode
 from hearth_core.frames import Error, Message, Presence, Synced
 from hearth_core.ratelimit import TokenBucket
-from hearth_server.errors import RequestError, StoreError
+from hearth_server.errors import RequestError
 from hearth_server.hub import Hub
 from hearth_server.outbox import Outbox
 from hearth_server.rooms import Room, Subscription
@@ -164,8 +164,6 @@ class Session:
     def start_subscription(self, room: Room, identity: bytes, after: int) -> Subscription:
         """Register a subscription (not yet live) and start paging history into it."""
         old = self.subscriptions.get(room.id)
-        if old is not None:
-            self.stop_subscription(old)
         sub = Subscription(session=self, room=room, identity=identity, cursor=after)
         self.subscriptions[room.id] = sub
         room.subscriptions.append(sub)
@@ -173,6 +171,8 @@ class Session:
         room.online[identity] = count
         if count == 1:
             room.broadcast(encode_frame(Presence(room=room.id, identity=identity, online=True)))
+        if old is not None:  # a re-subscription replaces the old stream (no presence flap)
+            self.stop_subscription(old)
         sub.task = asyncio.create_task(self._page(sub))
         return sub
 
@@ -229,6 +229,9 @@ class Session:
                     sub.live = True
                     self.send(Synced(room=room.id, seq=sub.cursor))
                     return
-        except StoreError:
-            self.send_error(ErrorCode.INTERNAL, "history could not be read", room=room.id)
+        except Exception as exc:  # storage failed, or closed under us during shutdown
             self.stop_subscription(sub)
+            if self.hub.closing:
+                return
+            self.hub.log.error("history_failure", conn=self.conn_id, error=type(exc).__name__)
+            self.send_error(ErrorCode.INTERNAL, "history could not be read", room=room.id)

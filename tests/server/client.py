@@ -84,26 +84,26 @@ class ProtocolClient:
     async def send_raw(self, data: str | bytes, *, text: bool | None = None) -> None:
         await self.ws.send(data, text=text)
 
-    async def request(self, frame: F, timeout: float = TIMEOUT) -> Any:
+    async def request(self, frame: F, within: float = TIMEOUT) -> Any:
         """Send ``frame`` with a fresh ``ref`` and return the answer carrying that ref."""
         ref = next(self._refs)
         frame = msgspec.structs.replace(frame, ref=ref)  # type: ignore[type-var]
         await self.send_frame(frame)  # type: ignore[arg-type]
-        return await self.wait_for(lambda f: getattr(f, "ref", None) == ref, timeout)
+        return await self.wait_for(lambda f: getattr(f, "ref", None) == ref, within)
 
-    async def ok(self, frame: Any, timeout: float = TIMEOUT) -> Any:
+    async def ok(self, frame: Any, within: float = TIMEOUT) -> Any:
         """Like ``request`` but fail the test on an ``error`` answer."""
-        answer = await self.request(frame, timeout)
+        answer = await self.request(frame, within)
         assert not isinstance(answer, Error), answer
         return answer
 
     # ------------------------------------------------------------ receiving
 
     async def wait_for(
-        self, predicate: Callable[[ServerFrame], bool], timeout: float = TIMEOUT
+        self, predicate: Callable[[ServerFrame], bool], within: float = TIMEOUT
     ) -> ServerFrame:
         """Remove and return the first received frame matching ``predicate``."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             while True:
                 for index, frame in enumerate(self.frames):
                     if predicate(frame):
@@ -113,25 +113,33 @@ class ProtocolClient:
                 self._arrived.clear()
                 await self._arrived.wait()
 
-    async def next_of(self, kind: type[F], timeout: float = TIMEOUT) -> F:
+    async def next_of(self, kind: type[F], within: float = TIMEOUT) -> F:
         """The next frame of type ``kind``."""
-        frame = await self.wait_for(lambda f: isinstance(f, kind), timeout)
+        frame = await self.wait_for(lambda f: isinstance(f, kind), within)
         assert isinstance(frame, kind)
         return frame
 
-    async def messages(self, room: str, count: int, timeout: float = TIMEOUT) -> list[Message]:
+    async def messages(self, room: str, count: int, within: float = TIMEOUT) -> list[Message]:
         """The next ``count`` ``message`` frames of ``room``, in arrival order."""
         got: list[Message] = []
-        for _ in range(count):
-            frame = await self.wait_for(
-                lambda f: isinstance(f, Message) and f.room == room, timeout
-            )
-            assert isinstance(frame, Message)
-            got.append(frame)
-        return got
+        async with asyncio.timeout(within):
+            while True:
+                keep: list[ServerFrame] = []
+                for frame in self.frames:
+                    if len(got) < count and isinstance(frame, Message) and frame.room == room:
+                        got.append(frame)
+                    else:
+                        keep.append(frame)
+                self.frames = keep
+                if len(got) == count:
+                    return got
+                if self.closed:
+                    raise ClientClosedError(f"closed with {self.close_code}")
+                self._arrived.clear()
+                await self._arrived.wait()
 
-    async def wait_closed(self, timeout: float = TIMEOUT) -> int | None:
-        async with asyncio.timeout(timeout):
+    async def wait_closed(self, within: float = TIMEOUT) -> int | None:
+        async with asyncio.timeout(within):
             await self._reader
         return self.close_code
 

@@ -56,6 +56,10 @@ def config(tmp_path: Path) -> ServerConfig:
         port=0,
         db=tmp_path / "hearth.db",
         close_timeout=5.0,
+        send_rate=10_000.0,  # the rate-limit tests lower these
+        send_burst=10_000,
+        frame_rate=10_000.0,
+        frame_burst=10_000,
         ping_interval=60.0,
         ping_timeout=60.0,
     )

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import random
+import sqlite3
 
-from hearth_core.frames import Ack, Message, Send, Subscribe, Subscribed, Synced
+from hearth_core.codec import encode_frame
+from hearth_core.errors import ErrorCode
+from hearth_core.frames import Ack, Error, Message, Send, Subscribe, Subscribed, Synced
+from hearth_server.app import HearthServer
 
 from .conftest import Connect, invite, join_room, make_room, payload, subscribe
 
@@ -71,3 +76,59 @@ async def test_pipelined_sends_are_acked_in_order(connect: Connect) -> None:
     assert [m.seq for m in got] == list(range(1, 41))
     await asyncio.sleep(0)
     assert not [f for f in alice.frames if isinstance(f, Message)]
+
+
+async def test_an_ack_means_the_message_is_already_committed(
+    connect: Connect, server: HearthServer
+) -> None:
+    """Read the database file with an independent connection as each ack arrives (§8.2)."""
+    alice = await connect()
+    room, _ = await make_room(alice)
+    for i in range(20):
+        await alice.send_frame(Send(room=room, id=f"d{i}", payload=payload(i)))
+    with sqlite3.connect(server.config.db) as db:
+        for _ in range(20):
+            ack = await alice.next_of(Ack)
+            row = db.execute(
+                "SELECT payload FROM messages WHERE room = ? AND seq = ?", (room, ack.seq)
+            ).fetchone()
+            assert row is not None
+            assert bytes(row[0]) == payload(ack.id[1:])
+
+
+async def test_random_garbage_never_hurts_the_server(connect: Connect) -> None:
+    """Mutated frames only ever produce documented error codes; everyone stays served."""
+    rng = random.Random(20261128)
+    alice, fuzzer = await connect(), await connect()
+    room, alice_id = await make_room(alice)
+    await subscribe(alice, room, alice_id)
+    await alice.next_of(Synced)
+    me = await fuzzer.new_identity()
+    seeds = [
+        encode_frame(Send(room=room, id="f", payload=b"abc")),
+        encode_frame(Subscribe(room=room, identity=me, after=0)),
+        b'{"type": "typing", "room": "' + room.encode() + b'", "active": true}',
+        b'{"type": "hello", "versions": [1]}',
+    ]
+    for _ in range(300):
+        data = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(1, 4)):
+            kind = rng.randrange(3)
+            pos = rng.randrange(len(data))
+            if kind == 0:
+                data[pos] = rng.randrange(32, 127)
+            elif kind == 1:
+                del data[pos:]
+                if not data:
+                    data = bytearray(b"{")
+            else:
+                data.insert(pos, rng.choice(b'{}[]":,0x\\'))
+        await fuzzer.send_raw(bytes(data).decode("ascii", "replace"))
+    ping = await fuzzer.request(Subscribe(room=room, identity=me))
+    assert isinstance(ping, Error)  # still answering, in order, after all that
+    codes = {f.code for f in fuzzer.frames if isinstance(f, Error)}
+    assert codes <= set(ErrorCode)
+    assert ErrorCode.BAD_JSON in codes
+    await alice.ok(Send(room=room, id="still", payload=payload("still")))
+    [got] = await alice.messages(room, 1)
+    assert got.payload == payload("still")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -42,6 +43,7 @@ from hearth_server.storage.base import (
 from hearth_server.storage.migrations import MIGRATIONS
 
 T = TypeVar("T")
+_log = logging.getLogger("hearth.store")
 _META = msgspec.json.Encoder()
 _META_DECODER = msgspec.json.Decoder(dict[str, str])
 _SELECT_ROOM = (
@@ -234,7 +236,10 @@ class SqliteStore:
             self.on_commit(len(batch), loop.time() - started)
         for item, result in zip(batch, results, strict=True):
             if isinstance(item, _Append):
-                item.callback(result)
+                try:
+                    item.callback(result)
+                except Exception:  # a bad callback must never stop the writer
+                    _log.exception("append_callback_failed")
             elif not item.future.done():
                 if isinstance(result, BaseException):
                     item.future.set_exception(result)
