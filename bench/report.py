@@ -181,34 +181,37 @@ def storage(doc: dict[str, Any]) -> str:
     rows = [
         [
             r["mode"],
-            r["messages"],
             r["writers"],
+            r["messages"],
             r["seconds"],
             r["writes_per_s"],
             r["commits"],
             r["messages_per_commit"],
             r["p50_ms"],
             r["p99_ms"],
+            r.get("commit_p50_ms"),
+            r.get("commit_p99_ms"),
         ]
         for r in res["runs"]
     ]
+    headers = [
+        "mode",
+        "writers",
+        "messages",
+        "seconds",
+        "writes/s",
+        "commits",
+        "messages/commit",
+        "append p50 ms",
+        "append p99 ms",
+        "commit p50 ms",
+        "commit p99 ms",
+    ]
     return (
         f"### storage\n\n`{doc['command']}`\n\n"
-        + md_table(
-            [
-                "mode",
-                "messages",
-                "writers",
-                "seconds",
-                "writes/s",
-                "commits",
-                "messages/commit",
-                "p50 ms",
-                "p99 ms",
-            ],
-            rows,
-        )
-        + f"\nMedian batched / one-per-message: {fmt(res['batched_over_single'])}\n"
+        + md_table(headers, rows)
+        + "\n"
+        + md_table(["median figure", "value"], res.get("summary", []))
     )
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -190,13 +189,17 @@ async def run_mode(
 
 
 def main(argv: list[str]) -> int:
-    """Alternate the two modes over repeats; print the table (and JSON)."""
+    """Alternate the modes over repeats for each writer count; print tables (and JSON)."""
     parser = base_parser("storage", __doc__.splitlines()[0] if __doc__ else "")
     parser.add_argument("--messages", type=int, help="messages per batched run (default 20000)")
     parser.add_argument(
         "--single-messages", type=int, help="messages per one-per-message run (default 3000)"
     )
-    parser.add_argument("--writers", type=int, default=100, help="concurrent writers")
+    parser.add_argument(
+        "--writers",
+        default=None,
+        help="concurrent writers, comma-separated (default 2,100; quick 10)",
+    )
     parser.add_argument("--rooms", type=int, default=10, help="rooms written to")
     parser.add_argument("--repeat", type=int, help="runs per mode, alternating (default 3)")
     parser.add_argument(
@@ -217,6 +220,7 @@ def main(argv: list[str]) -> int:
         sys.setswitchinterval(args.switch_interval_ms / 1000)
     if importlib.util.find_spec("hearth_server.storage.sqlite") is None:
         raise BenchError("Hearth's SQLite store (hearth_server.storage.sqlite) is not here")
+    writer_counts = [int(w) for w in (args.writers or ("10" if args.quick else "2,100")).split(",")]
     batched = args.messages or (400 if args.quick else 20000)
     sizes = {
         "batched": batched,
@@ -225,22 +229,30 @@ def main(argv: list[str]) -> int:
     }
     repeat = args.repeat or (1 if args.quick else 3)
     runs: list[dict[str, Any]] = []
-    for attempt in range(repeat):
+    for writers in writer_counts:
+        for attempt in range(repeat):
+            for mode in MODES:
+                out.log(f"storage: {mode}, {writers} writers, run {attempt + 1} of {repeat}")
+                runs.append(
+                    asyncio.run(run_mode(mode, sizes[mode], writers, args.rooms, args.busy_ms))
+                )
+    by_writers: dict[str, dict[str, dict[str, Any]]] = {}
+    for writers in writer_counts:
+        medians: dict[str, dict[str, Any]] = {}
         for mode in MODES:
-            out.log(f"storage: {mode}, run {attempt + 1} of {repeat}")
-            runs.append(
-                asyncio.run(run_mode(mode, sizes[mode], args.writers, args.rooms, args.busy_ms))
+            mine = sorted(
+                (r for r in runs if r["mode"] == mode and r["writers"] == writers),
+                key=lambda r: r["writes_per_s"],
             )
-    medians: dict[str, dict[str, Any]] = {}
-    for mode in sizes:
-        mine = sorted((r for r in runs if r["mode"] == mode), key=lambda r: r["writes_per_s"])
-        medians[mode] = mine[len(mine) // 2]
+            medians[mode] = mine[len(mine) // 2]
+        by_writers[str(writers)] = medians
     out.table(
-        f"SQLite through Hearth's Store (WAL, synchronous=FULL), {args.writers} writers "
-        f"awaiting each write, {PAYLOAD_BYTES}-byte payloads, loop busy slices "
-        f"{args.busy_ms:g} ms, GIL switch interval {sys.getswitchinterval() * 1000:g} ms",
+        f"SQLite through Hearth's Store (WAL, synchronous=FULL), writers awaiting each write, "
+        f"{PAYLOAD_BYTES}-byte payloads, loop busy slices {args.busy_ms:g} ms, GIL switch "
+        f"interval {sys.getswitchinterval() * 1000:g} ms",
         [
             "mode",
+            "writers",
             "msgs",
             "seconds",
             "writes/s",
@@ -256,6 +268,7 @@ def main(argv: list[str]) -> int:
         [
             [
                 r["mode"],
+                r["writers"],
                 r["messages"],
                 r["seconds"],
                 r["writes_per_s"],
@@ -271,39 +284,39 @@ def main(argv: list[str]) -> int:
             for r in runs
         ],
     )
-    speedup = ratio(medians["batched"]["writes_per_s"], medians["one-per-message"]["writes_per_s"])
-    out.table(
-        "Median of the runs",
-        ["figure", "value"],
-        [
-            ["batched writes/s", medians["batched"]["writes_per_s"]],
-            ["one-per-message writes/s", medians["one-per-message"]["writes_per_s"]],
-            ["batched / one-per-message", speedup],
-            ["reference-one-hop writes/s", medians["reference-one-hop"]["writes_per_s"]],
+    summary: list[list[Any]] = []
+    for count, medians in by_writers.items():
+        summary += [
             [
-                "batched commit p50 ms / reference-one-hop",
+                f"{count} writers: batched / one-per-message writes/s",
+                ratio(
+                    medians["batched"]["writes_per_s"], medians["one-per-message"]["writes_per_s"]
+                ),
+            ],
+            [
+                f"{count} writers: batched commit p50 / reference-one-hop commit p50",
                 ratio(
                     medians["batched"]["commit_p50_ms"],
                     medians["reference-one-hop"]["commit_p50_ms"],
                 ),
             ],
-            ["postgresql", "no PostgreSQL Store yet"],
-        ],
-    )
+        ]
+    summary.append(["postgresql", "no PostgreSQL Store yet"])
+    out.table("Medians of the runs", ["figure", "value"], summary)
+    primary = by_writers[str(max(writer_counts))]
     out.emit(
         "storage",
         args,
         {
             "engine": "sqlite",
             "runs": runs,
-            "median": medians,
-            "batched_over_single": speedup,
+            "median": primary,
+            "by_writers": by_writers,
+            "batched_over_single": ratio(
+                primary["batched"]["writes_per_s"], primary["one-per-message"]["writes_per_s"]
+            ),
+            "summary": summary,
             "postgresql": None,
-            "statistics": {
-                "stdev_batched": statistics.pstdev(
-                    [r["writes_per_s"] for r in runs if r["mode"] == "batched"]
-                )
-            },
         },
     )
     return 0
