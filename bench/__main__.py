@@ -104,6 +104,19 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "all":
         return run_all(args[1:])
+    if args and args[0] == "report":
+        from pathlib import Path
+
+        from bench import report
+
+        if len(args) != 2 or not Path(args[1]).is_dir():
+            print(
+                "usage: python -m bench report DIR  (renders DIR/NAME.json as Markdown)",
+                file=sys.stderr,
+            )
+            return 2
+        print(report.render(report.load(Path(args[1]))), end="")
+        return 0
     if not args or args[0] in {"-h", "--help"}:
         print(usage())
         return 0 if args else 2

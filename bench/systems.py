@@ -29,6 +29,7 @@ PROTOCOL = {
     "hearth": "hearth",
     "hearth-uvloop": "hearth",
     "hearth-normal": "hearth",
+    "hearth-onehop": "hearth",
 }
 #: Diagnostic variants: Hearth with one setting changed through its HEARTH_* variables.
 HEARTH_VARIANTS = {"hearth-normal": {"HEARTH_SQLITE_SYNCHRONOUS": "NORMAL"}}
@@ -158,6 +159,7 @@ def start(name: str, *, timeout: float = 30.0) -> Iterator[Running]:
             proc, port, notes = hearth_launch.start(
                 workdir,
                 uvloop=(name == "hearth-uvloop"),
+                patched=(name == "hearth-onehop"),
                 timeout=timeout,
                 extra_env=HEARTH_VARIANTS.get(name, {}),
             )
