@@ -32,7 +32,9 @@ PROTOCOL = {
     "hearth-onehop": "hearth",
 }
 #: Diagnostic variants: Hearth with one setting changed through its HEARTH_* variables.
-HEARTH_VARIANTS = {"hearth-normal": {"HEARTH_SQLITE_SYNCHRONOUS": "NORMAL"}}
+HEARTH_VARIANTS = {
+    "hearth-normal": {"HEARTH_SQLITE_SYNCHRONOUS": "NORMAL"},
+}
 ALL_SYSTEMS = ("relay", "hearth", "hearth-uvloop", "node")
 
 
@@ -159,7 +161,7 @@ def start(name: str, *, timeout: float = 30.0) -> Iterator[Running]:
             proc, port, notes = hearth_launch.start(
                 workdir,
                 uvloop=(name == "hearth-uvloop"),
-                patched=(name == "hearth-onehop"),
+                patched=name.startswith("hearth-onehop"),
                 timeout=timeout,
                 extra_env=HEARTH_VARIANTS.get(name, {}),
             )
