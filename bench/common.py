@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -207,6 +207,7 @@ class Output:
     """Where a benchmark writes: tables to stdout, or to stderr when ``--json`` owns stdout."""
 
     as_json: bool
+    loadavg_start: list[float] = field(default_factory=lambda: list(os.getloadavg()))
 
     def log(self, message: str) -> None:
         """A progress line, always on stderr."""
@@ -224,7 +225,11 @@ class Output:
                 "benchmark": name,
                 "quick": bool(getattr(args, "quick", False)),
                 "command": " ".join([Path(sys.executable).name, "-m", "bench", *sys.argv[1:]]),
-                "machine": machine_facts(),
+                "machine": {
+                    **machine_facts(),
+                    "loadavg_at_start": self.loadavg_start,
+                    "loadavg_at_end": list(os.getloadavg()),
+                },
                 "results": results,
             }
             print(json.dumps(document, indent=1, default=_json_default), flush=True)

@@ -18,6 +18,7 @@ is edited; the figures show what the change would buy.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import sys
 from dataclasses import replace
@@ -102,9 +103,54 @@ def install() -> None:
     store_class._run_batch = run_batch  # type: ignore[method-assign]
 
 
+def install_direct_writes() -> None:
+    """Patch ``Outbox.push`` in this process: write at once when nothing is pending.
+
+    The server's outbox wakes a per-connection writer task for every push (an
+    ``asyncio.Event``, a future, a task step and an ``async with send_context()``), even
+    when the push is the only frame that connection gets in this tick. Here, when the
+    queue is empty, the writer is not mid-write (``_stalled``), the connection is open
+    with no fragmented send in progress and the transport's buffer is empty, the frame
+    is framed and handed to the transport right away, as ``websockets.broadcast`` does;
+    otherwise the server's own queued path runs (so a client that does not read still
+    fills its queue and is disconnected with 4008, protocol.md §6)."""
+    from websockets.protocol import State
+
+    from hearth_server.outbox import Outbox
+
+    original_push = Outbox.push
+
+    def push(self: Any, data: bytes, *, paced: bool = False) -> bool:
+        ws = self._ws
+        if (
+            not paced
+            and not self._queue
+            and not self._stalled
+            and not self.closed
+            and ws.protocol.state is State.OPEN
+            and ws.send_in_progress is None
+            and ws.transport.get_write_buffer_size() == 0
+        ):
+            try:
+                ws.protocol.send_text(data)
+                ws.send_data()
+            except Exception:
+                return bool(original_push(self, data, paced=paced))
+            self.sent_frames += 1
+            return True
+        return bool(original_push(self, data, paced=paced))
+
+    Outbox.push = push  # type: ignore[method-assign]
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Install the patch, then run the server's public entry point unchanged."""
-    install()
+    """Install the patches named by ``BENCH_PATCHES`` (default: onehop), then run the
+    server's public entry point unchanged."""
+    patches = set(os.environ.get("BENCH_PATCHES", "onehop").split(","))
+    if "onehop" in patches:
+        install()
+    if "direct" in patches:
+        install_direct_writes()
     from hearth_server.__main__ import main as server_main
 
     return int(server_main(list(sys.argv[1:] if argv is None else argv)) or 0)

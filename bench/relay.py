@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -151,6 +152,7 @@ def run_trial(name: str, clients: int, rate: float, args: argparse.Namespace) ->
                     sampler.wait(timeout=5)
     result = summarize(name, trial, setup, cpu_after - cpu_before, peak_rss)
     result["storage"] = commits
+    result["loadavg_1m"] = os.getloadavg()[0]  # the machine's load: how noisy this trial was
     if sampler is not None:
         result["profile"] = profiling.summarize(stacks)
     return result

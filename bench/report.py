@@ -28,38 +28,46 @@ def machine(doc: dict[str, Any]) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v)
     return (
         f"- machine: {m['cores']} cores ({m['cpu_model']}), {m['memory_gib']} GiB, "
-        f"Linux {m['kernel']}, load average at start {m['loadavg_at_start'][0]:.2f}\n"
+        f"Linux {m['kernel']}, 1-minute load average {m['loadavg_at_start'][0]:.2f} at the "
+        f"start and {m.get('loadavg_at_end', [float('nan')])[0]:.2f} at the end\n"
         f"- Python {m['python']}, Node {m['node'] or 'absent'}; {versions}\n"
         f"- open-file limit {m['nofile_limit'][0]}; run at {m['utc']}\n"
     )
 
 
 def _relay_rows(rows: list[dict[str, Any]]) -> list[list[Any]]:
-    return [
-        [
-            r["system"],
-            r["clients"],
-            r["rate_per_client"],
-            r["sends_per_s"],
-            r["delivered_per_s"],
-            100 * r["delivered_fraction"],
-            r["p50_ms"],
-            r["p99_ms"],
-            r["p999_ms"],
-            r.get("ack_p99_ms"),
-            r["server_cpu_s"],
-            r["server_peak_rss_mib"],
-            r["loadgen_cpu_util_max"],
-            "yes" if r["sustained"] else "no",
-        ]
-        for r in rows
-    ]
+    out = []
+    for r in rows:
+        storage = r.get("storage") or {}
+        verdict = ("yes" if r["sustained"] else "no") + (
+            f" (try {r['try']})" if r.get("try", 1) > 1 else ""
+        )
+        out.append(
+            [
+                r["system"],
+                r["clients"],
+                r["sends_per_s"],
+                r["delivered_per_s"],
+                100 * r["delivered_fraction"],
+                r["p50_ms"],
+                r["p99_ms"],
+                r["p999_ms"],
+                r.get("ack_p99_ms"),
+                r["server_cpu_s"],
+                r["server_peak_rss_mib"],
+                r["loadgen_cpu_util_max"],
+                storage.get("mean_batch"),
+                storage.get("mean_commit_ms"),
+                r.get("loadavg_1m"),
+                verdict,
+            ]
+        )
+    return out
 
 
 RELAY_HEADERS = [
     "system",
     "clients",
-    "sends/s/client",
     "sends/s",
     "delivered/s",
     "delivered %",
@@ -69,7 +77,10 @@ RELAY_HEADERS = [
     "ack p99 ms",
     "server CPU s",
     "peak RSS MiB",
-    "generator CPU (max worker)",
+    "generator CPU (busiest worker)",
+    "msgs/commit",
+    "commit ms",
+    "load 1m",
     "sustained",
 ]
 
