@@ -5,7 +5,8 @@ Exception tree (blame is in the type)::
     HearthCoreError                 every error raised by hearth_core
     ├── FrameError                  the peer sent a frame we cannot accept (peer's fault);
     │                               carries an ``ErrorCode`` and, where known, the field path
-    └── AuthError                   an authentication proof does not verify (peer's fault)
+    ├── AuthError                   an authentication proof does not verify (peer's fault)
+    └── RoomError                   room rules and envelopes (tree in hearth_core.room_errors)
 
 Codes are part of the wire protocol: never rename one, only add.
 """
@@ -49,6 +50,21 @@ class ErrorCode(enum.StrEnum):
     PAYLOAD_TOO_LARGE = "payload_too_large"
     RATE_LIMITED = "rate_limited"
     CURSOR_AHEAD = "cursor_ahead"
+    # MLS Delivery Service (protocol.md §5.6)
+    NOT_MLS_ROOM = "not_mls_room"
+    MLS_INVALID = "mls_invalid"
+    KEY_PACKAGE_INVALID = "key_package_invalid"
+    UNSUPPORTED_SUITE = "unsupported_suite"
+    KEY_PACKAGE_EXPIRED = "key_package_expired"
+    CREDENTIAL_MISMATCH = "credential_mismatch"
+    KEY_PACKAGE_REUSED = "key_package_reused"
+    NO_KEY_PACKAGE = "no_key_package"
+    WRONG_GROUP = "wrong_group"
+    STALE_EPOCH = "stale_epoch"
+    AUTHORITY_DENIED = "authority_denied"
+    WELCOME_INVALID = "welcome_invalid"
+    GROUP_INFO_INVALID = "group_info_invalid"
+    BANNED = "banned"
     # Server (protocol.md §5.5)
     INTERNAL = "internal"
     SHUTTING_DOWN = "shutting_down"

@@ -49,6 +49,12 @@ MetaKey = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9_]{1,32}$")]
 MetaValue = Annotated[str, msgspec.Meta(max_length=512)]
 PublicMeta = Annotated[dict[MetaKey, MetaValue], msgspec.Meta(max_length=16)]
 RetentionSeconds = Annotated[int, msgspec.Meta(ge=60, le=10 * 365 * 86400)]
+#: Cap on one MLS object (KeyPackage, GroupInfo, Welcome, commit) in a frame (protocol.md §7).
+MLS_OBJECT_LIMIT = 256 * 1024
+MlsBytes = Annotated[bytes, msgspec.Meta(min_length=1, max_length=MLS_OBJECT_LIMIT)]
+Epoch = Annotated[int, msgspec.Meta(ge=0, le=MAX_SAFE_INT)]
+#: At most this many KeyPackages in one upload (protocol.md §12.1).
+MAX_KEY_PACKAGES_PER_UPLOAD = 32
 
 
 class _Frame(
@@ -88,6 +94,10 @@ class CreateRoom(_Frame, tag="create_room", kw_only=True, frozen=True):
     metadata: RoomMetadata = b""
     waiting_room: bool = False
     retention: RetentionSeconds | None = None
+    #: protocol.md §12.2: an MLSMessage GroupInfo makes this an end-to-end encrypted room.
+    group_info: MlsBytes | None = None
+    #: The ratchet tree (RFC 9420 §12.4.3.3) when the GroupInfo has no ratchet_tree extension.
+    ratchet_tree: MlsBytes | None = None
 
 
 class CreateInvite(_Frame, tag="create_invite", kw_only=True, frozen=True):
@@ -165,6 +175,49 @@ class Typing(_Frame, tag="typing", kw_only=True, frozen=True):
     active: bool
 
 
+class UploadKeyPackages(_Frame, tag="upload_key_packages", kw_only=True, frozen=True):
+    """protocol.md §12.1: stores one-time KeyPackages of an identity (empty list: stock query)."""
+
+    ref: Ref | None = None
+    identity: IdentityKey
+    key_packages: Annotated[list[MlsBytes], msgspec.Meta(max_length=MAX_KEY_PACKAGES_PER_UPLOAD)]
+
+
+class ClaimKeyPackage(_Frame, tag="claim_key_package", kw_only=True, frozen=True):
+    """protocol.md §12.3: a facilitator claims one KeyPackage of a room member to Add it."""
+
+    ref: Ref | None = None
+    room: RoomId
+    member: IdentityKey
+
+
+class CommitFrame(_Frame, tag="commit", kw_only=True, frozen=True):
+    """protocol.md §12.4: a PublicMessage commit, its Welcome and the new GroupInfo."""
+
+    ref: Ref | None = None
+    room: RoomId
+    id: ClientMsgId
+    commit: MlsBytes
+    group_info: MlsBytes
+    welcome: MlsBytes | None = None
+
+
+class GetGroupInfo(_Frame, tag="get_group_info", kw_only=True, frozen=True):
+    """protocol.md §12.5: the room's current GroupInfo and ratchet tree (external join)."""
+
+    ref: Ref | None = None
+    room: RoomId
+
+
+class RequestRemoval(_Frame, tag="request_removal", kw_only=True, frozen=True):
+    """protocol.md §12.7: a facilitator asks the server to propose a member's Remove."""
+
+    ref: Ref | None = None
+    room: RoomId
+    member: IdentityKey
+    ban: bool = False
+
+
 ClientFrame = (
     Hello
     | Auth
@@ -178,6 +231,11 @@ ClientFrame = (
     | Leave
     | Members
     | Typing
+    | UploadKeyPackages
+    | ClaimKeyPackage
+    | CommitFrame
+    | GetGroupInfo
+    | RequestRemoval
 )
 
 # ---------------------------------------------------------------- server -> client
@@ -214,12 +272,25 @@ class MemberChange(enum.StrEnum):
     LEFT = "left"
 
 
+class MessageKind(enum.StrEnum):
+    """What a stored message carries (protocol.md §4.7, §12.6)."""
+
+    APPLICATION = "application"
+    PROPOSAL = "proposal"
+    COMMIT = "commit"
+
+
 class ServerHello(_Frame, tag="server_hello", kw_only=True, frozen=True):
-    """protocol.md §4.1: the chosen version, the auth challenge nonce and the limits."""
+    """protocol.md §4.1: the chosen version, the auth challenge nonce and the limits.
+
+    ``ds_key`` is the server's Delivery Service signature key (Ed25519, RFC 9420
+    §12.1.8.1 external sender) that MLS rooms list in ``external_senders`` (§12.2).
+    """
 
     version: Version
     nonce: Nonce
     limits: Limits
+    ds_key: IdentityKey | None = None
 
 
 class Authed(_Frame, tag="authed", kw_only=True, frozen=True):
@@ -236,6 +307,7 @@ class RoomCreated(_Frame, tag="room_created", kw_only=True, frozen=True):
     room: RoomId
     role: Role
     retention: int | None = None
+    epoch: Epoch | None = None
 
 
 class InviteCreated(_Frame, tag="invite_created", kw_only=True, frozen=True):
@@ -268,6 +340,7 @@ class Subscribed(_Frame, tag="subscribed", kw_only=True, frozen=True):
     head: Seq
     purged_through: Seq
     metadata: RoomMetadata = b""
+    epoch: Epoch | None = None
 
 
 class Message(_Frame, tag="message", kw_only=True, frozen=True):
@@ -279,6 +352,8 @@ class Message(_Frame, tag="message", kw_only=True, frozen=True):
     ts: Millis
     payload: Payload
     meta: PublicMeta | None = None
+    kind: MessageKind = MessageKind.APPLICATION
+    epoch: Epoch | None = None
 
 
 class Synced(_Frame, tag="synced", kw_only=True, frozen=True):
@@ -346,6 +421,58 @@ class Error(_Frame, tag="error", kw_only=True, frozen=True):
     field: str | None = None
     room: RoomId | None = None
     retry_after: float | None = None
+    #: The room's current epoch, for ``stale_epoch`` (protocol.md §12.4).
+    epoch: Epoch | None = None
+
+
+class KeyPackageStock(_Frame, tag="key_package_stock", kw_only=True, frozen=True):
+    """protocol.md §12.1: how many unclaimed KeyPackages the server holds for the identity."""
+
+    ref: Ref | None = None
+    identity: IdentityKey
+    stock: Annotated[int, msgspec.Meta(ge=0)]
+    low: bool = False
+
+
+class KeyPackageFrame(_Frame, tag="key_package", kw_only=True, frozen=True):
+    """protocol.md §12.3: a claimed KeyPackage (MLSMessage bytes), now used up."""
+
+    ref: Ref | None = None
+    room: RoomId
+    member: IdentityKey
+    key_package: MlsBytes
+
+
+class CommitAccepted(_Frame, tag="commit_accepted", kw_only=True, frozen=True):
+    """protocol.md §12.4: the commit won its epoch and is stored with this sequence."""
+
+    ref: Ref | None = None
+    room: RoomId
+    id: ClientMsgId
+    seq: Seq
+    epoch: Epoch
+    ts: Millis
+    duplicate: bool = False
+
+
+class GroupInfoFrame(_Frame, tag="group_info", kw_only=True, frozen=True):
+    """protocol.md §12.5: the GroupInfo of the current epoch and the full ratchet tree."""
+
+    ref: Ref | None = None
+    room: RoomId
+    epoch: Epoch
+    seq: Seq
+    group_info: MlsBytes
+    ratchet_tree: MlsBytes
+
+
+class WelcomeFrame(_Frame, tag="welcome", kw_only=True, frozen=True):
+    """protocol.md §12.4: a Welcome released with its commit to the identities it names."""
+
+    room: RoomId
+    seq: Seq
+    epoch: Epoch
+    welcome: MlsBytes
 
 
 ServerFrame = (
@@ -364,4 +491,9 @@ ServerFrame = (
     | MemberTyping
     | Ok
     | Error
+    | KeyPackageStock
+    | KeyPackageFrame
+    | CommitAccepted
+    | GroupInfoFrame
+    | WelcomeFrame
 )

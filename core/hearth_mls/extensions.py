@@ -39,7 +39,14 @@ def encode_extensions(w: Writer, extensions: tuple[Extension, ...]) -> None:
 
 
 def decode_extensions(r: Reader) -> tuple[Extension, ...]:
-    return tuple(r.vector(Extension.decode))
+    """``Extension extensions<V>``; a type may appear at most once (RFC 9420 §13)."""
+    extensions = tuple(r.vector(Extension.decode))
+    seen: set[int] = set()
+    for extension in extensions:
+        if extension.extension_type in seen:
+            raise r.error(f"extension type {extension.extension_type} appears twice (§13)")
+        seen.add(extension.extension_type)
+    return extensions
 
 
 @dataclass(frozen=True, slots=True)

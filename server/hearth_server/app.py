@@ -46,6 +46,7 @@ class HearthServer:
         store: Store | None = None,
         clock_ms: Callable[[], int] = wall_clock_ms,
         hooks: Hooks | None = None,
+        _skip_room_rule_for_tests: bool = False,
     ) -> None:
         self.config = config
         self.metrics = Metrics()
@@ -63,7 +64,18 @@ class HearthServer:
             sqlite.on_commit = self.metrics.observe_commit
             store = sqlite
         self.store = store
-        self.hub = Hub(config, store, self.metrics, clock_ms=clock_ms, log=self.log, hooks=hooks)
+        # ``_skip_room_rule_for_tests`` is for in-process tests ONLY (issue 5: "when a test
+        # server forwards it anyway"): the server then accepts handshakes that break the
+        # room rule (protocol.md §12.8). No flag or config key can set it.
+        self.hub = Hub(
+            config,
+            store,
+            self.metrics,
+            clock_ms=clock_ms,
+            log=self.log,
+            hooks=hooks,
+            skip_room_rule=_skip_room_rule_for_tests,
+        )
         self._server: Server | None = None
         self._purger: asyncio.Task[None] | None = None
         self._stopped = False
@@ -73,6 +85,7 @@ class HearthServer:
     async def start(self) -> None:
         """Open the store, listen, start the purge task."""
         await self.store.open()
+        await self.hub.load_ds_key()
         self._server = await serve(
             self._handler,
             self.config.host,

@@ -67,6 +67,8 @@ class ServerConfig:
     retention_default: int | None = 30 * DAY
     retention_max: int | None = 365 * DAY
     purge_interval: float = 60.0
+    # MLS Delivery Service (protocol.md §12.6)
+    epoch_grace: float = 10.0
 
     @property
     def max_frame(self) -> int:
@@ -106,6 +108,8 @@ class ServerConfig:
             raise ConfigError("sqlite_synchronous must be FULL or NORMAL")
         if self.log_level not in ("debug", "info", "warning", "error"):
             raise ConfigError("log_level must be debug, info, warning or error")
+        if not 0 <= self.epoch_grace <= 3600:
+            raise ConfigError("epoch_grace must be between 0 and 3600 seconds")
         if self.page_size * 2 > self.outbox_frames:
             raise ConfigError("outbox_frames must be at least twice page_size")
         return self

@@ -79,8 +79,16 @@ async def _handle(hub: Hub, session: Session, raw: str | bytes) -> None:
         await HANDLERS[type(frame)](hub, session, frame)
     except RequestError as exc:
         session.send_error(
-            exc.code, exc.message, ref=ref, room=exc.room, retry_after=exc.retry_after
+            exc.code,
+            exc.message,
+            ref=ref,
+            room=exc.room,
+            retry_after=exc.retry_after,
+            field=exc.field,
+            epoch=exc.epoch,
         )
+    except FrameError as exc:  # a hearth_core check on MLS bytes (protocol.md §5.6)
+        session.send_error(exc.code, exc.message, ref=ref, field=exc.field)
     except StoreError as exc:
         hub.log.error("store_failure", conn=session.conn_id, error=type(exc).__name__)
         session.send_error(ErrorCode.INTERNAL, "storage failed; retry later", ref=ref)

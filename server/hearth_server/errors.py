@@ -31,12 +31,16 @@ class RequestError(HearthServerError):
         *,
         room: str | None = None,
         retry_after: float | None = None,
+        field: str | None = None,
+        epoch: int | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.room = room
         self.retry_after = retry_after
+        self.field = field
+        self.epoch = epoch
 
 
 class StoreError(HearthServerError):

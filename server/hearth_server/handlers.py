@@ -16,8 +16,11 @@ from hearth_core.frames import (
     Admit,
     Auth,
     Authed,
+    ClaimKeyPackage,
+    CommitFrame,
     CreateInvite,
     CreateRoom,
+    GetGroupInfo,
     InviteCreated,
     Join,
     Joined,
@@ -30,6 +33,7 @@ from hearth_core.frames import (
     MemberUpdate,
     Message,
     Ok,
+    RequestRemoval,
     RevokeInvite,
     RoomCreated,
     Send,
@@ -37,10 +41,12 @@ from hearth_core.frames import (
     Subscribe,
     Subscribed,
     Typing,
+    UploadKeyPackages,
 )
 from hearth_core.frames import Hello as HelloFrame
 from hearth_core.ids import invite_secret_hash, new_invite_id, new_invite_secret, new_room_id
 from hearth_core.rules import MemberStatus, Role, RoomAction, may
+from hearth_server import mls_handlers as mls
 from hearth_server.errors import RequestError, StoreError
 from hearth_server.hooks import Decision, JoinEvent, SendEvent
 from hearth_server.hub import Hub
@@ -117,7 +123,14 @@ async def hello(hub: Hub, session: Session, frame: HelloFrame) -> None:
         return
     session.version = max(common)
     session.nonce = secrets.token_bytes(NONCE_BYTES)
-    session.send(ServerHello(version=session.version, nonce=session.nonce, limits=hub.limits))
+    session.send(
+        ServerHello(
+            version=session.version,
+            nonce=session.nonce,
+            limits=hub.limits,
+            ds_key=hub.ds_public or None,
+        )
+    )
 
 
 async def auth(hub: Hub, session: Session, frame: Auth) -> None:
@@ -141,6 +154,9 @@ async def create_room(hub: Hub, session: Session, frame: CreateRoom) -> None:
     session.require_identity(frame.identity)
     room_id = new_room_id()
     session.check_bind(room_id, frame.identity)
+    if frame.group_info is not None:
+        await mls.create_mls_room(hub, session, frame, room_id)
+        return
     config = hub.config
     retention = frame.retention if frame.retention is not None else config.retention_default
     if config.retention_max is not None:
@@ -205,6 +221,8 @@ async def join(hub: Hub, session: Session, frame: Join) -> None:
     room_id = await hub.store.invite_room(secret_hash)
     if room_id is not None:
         session.check_bind(room_id, frame.identity)
+        if await hub.store.is_banned(room_id, frame.identity):
+            raise RequestError(ErrorCode.BANNED, "banned from this room", room=room_id)
         _decide(hub.hooks.before_join(JoinEvent(room_id, frame.identity)), room_id)
     result = await hub.store.join(secret_hash, frame.identity, frame.pseudonym, hub.clock_ms())
     room = await hub.rooms.load(result.room.id)
@@ -228,6 +246,10 @@ async def admit(hub: Hub, session: Session, frame: Admit) -> None:
     """protocol.md §4.5: a facilitator admits a waiting member."""
     room, member = _admitted(hub, session, frame.room)
     _allowed(member, RoomAction.ADMIT, room.id)
+    if room.group is not None:
+        raise RequestError(
+            ErrorCode.NOT_MLS_ROOM, "in an MLS room, admission is the Add commit", room=room.id
+        )
     target = room.members.get(frame.member)
     if target is None or target.status is not MemberStatus.WAITING:
         raise RequestError(ErrorCode.NO_SUCH_MEMBER, "no such waiting member", room=room.id)
@@ -249,6 +271,8 @@ async def leave(hub: Hub, session: Session, frame: Leave) -> None:
     """protocol.md §4.5: leave the room for good."""
     room, member = _bound(hub, session, frame.room)
     await hub.store.remove_member(room.id, member.identity)
+    if room.group is not None:
+        await mls.leave_mls(hub, room, member.identity)
     room.members.pop(member.identity, None)
     for other in list(room.bound.get(member.identity, set())):
         other.unbind(room)
@@ -286,8 +310,11 @@ async def subscribe(hub: Hub, session: Session, frame: Subscribe) -> None:
             head=room.head,
             purged_through=purged,
             metadata=room.record.metadata,
+            epoch=room.group.epoch if room.group is not None else None,
         )
     )
+    if room.group is not None:
+        await mls.send_welcomes(hub, session, room, frame.identity)
     session.start_subscription(room, frame.identity, frame.after)
 
 
@@ -309,6 +336,9 @@ async def send(hub: Hub, session: Session, frame: Send) -> None:
         raise RequestError(
             ErrorCode.RATE_LIMITED, "send rate limit exceeded", room=room.id, retry_after=wait
         )
+    if room.group is not None:
+        await mls.send_mls(hub, session, frame, room, member.identity)
+        return
     ref, sender, meta = frame.ref, member.identity, frame.meta
     metrics = hub.metrics
 
@@ -385,4 +415,9 @@ HANDLERS: dict[type, Handler] = {
     Send: send,
     Members: members,
     Typing: typing,
+    UploadKeyPackages: mls.upload_key_packages,
+    ClaimKeyPackage: mls.claim_key_package,
+    CommitFrame: mls.commit,
+    GetGroupInfo: mls.get_group_info,
+    RequestRemoval: mls.request_removal,
 }

@@ -35,6 +35,7 @@ class Hub:
         clock_ms: Callable[[], int],
         log: Any,
         hooks: Hooks | None = None,
+        skip_room_rule: bool = False,
     ) -> None:
         self.config = config
         self.store = store
@@ -43,6 +44,12 @@ class Hub:
         self.log = log
         self.hooks = hooks if hooks is not None else Hooks()
         self.rooms = RoomRegistry(store)
+        #: TEST ONLY (HearthServer(_skip_room_rule_for_tests=True)): accept commits and
+        #: proposals the room rule refuses, to show clients refuse them (issue 5).
+        self.skip_room_rule = skip_room_rule
+        #: The Delivery Service signature key pair (protocol.md §12), set by ``load_ds_key``.
+        self.ds_private = b""
+        self.ds_public = b""
         self.sessions: set[Session] = set()
         self.closing = False
         self._send_buckets: dict[bytes, TokenBucket] = {}
@@ -56,6 +63,15 @@ class Hub:
             max_identities=config.max_identities,
             max_rooms=config.max_rooms,
         )
+
+    async def load_ds_key(self) -> None:
+        """Load (or make, once) the persisted Delivery Service key (protocol.md §12)."""
+        from hearth_mls import suite
+
+        self.ds_private = await self.store.server_key(
+            "ds_signature", lambda: suite.generate_signature_key_pair()[0]
+        )
+        self.ds_public = suite.signature_public_key(self.ds_private)
 
     def next_conn_id(self) -> int:
         """A process-local connection number for logs (never an address)."""

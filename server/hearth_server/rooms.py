@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from hearth_core.public_group import PublicGroup
 from hearth_core.rules import MemberStatus, Role, RoomAction, may
-from hearth_server.storage import MemberRecord, RoomRecord, Store
+from hearth_server.storage import GroupRecord, MemberRecord, RoomRecord, Store
 
 if TYPE_CHECKING:
     from hearth_server.session import Session
@@ -47,6 +48,21 @@ class Room:
         self.subscriptions: list[Subscription] = []
         self.bound: dict[bytes, set[Session]] = {}
         self.online: dict[bytes, int] = {}
+        # MLS Delivery Service state (protocol.md §12); None for a room without a group.
+        self.group: PublicGroup | None = None
+        self.group_record: GroupRecord | None = None
+        #: Serializes the room's handshakes: the first commit stored for an epoch wins.
+        self.handshake_lock = asyncio.Lock()
+
+    def set_group(self, group: PublicGroup, record: GroupRecord) -> None:
+        """Hold the group's public state; roles follow its room_roles (protocol.md §12.8)."""
+        self.group = group
+        self.group_record = record
+        roles = group.view().roles
+        for identity, member in list(self.members.items()):
+            wanted = Role(roles.role_of(identity).value)
+            if member.role is not wanted:
+                self.members[identity] = replace(member, role=wanted)
 
     def publish(self, seq: int, data: bytes) -> int:
         """Queue a committed message's encoded frame to every live subscription.
@@ -120,6 +136,16 @@ class RoomRegistry:
                 record = await self._store.get_room(room_id)
                 if record is not None:
                     room = Room(record, await self._store.list_members(room_id))
+                    group = await self._store.get_group(room_id)
+                    if group is not None:
+                        room.set_group(await self._rebuild(group), group)
                     self._rooms[room_id] = room
         self._loading.pop(room_id, None)
         return room
+
+    async def _rebuild(self, record: GroupRecord) -> PublicGroup:
+        """The public state from the stored GroupInfo, tree and this epoch's proposals."""
+        group = PublicGroup.from_group_info(record.group_info, record.ratchet_tree)
+        for proposal in await self._store.epoch_proposals(record.room, record.epoch):
+            group = group.add_proposal(proposal)
+        return group

@@ -11,7 +11,7 @@ from websockets.asyncio.server import ServerConnection
 
 from hearth_core.codec import encode_frame
 from hearth_core.errors import CloseCode, ErrorCode
-from hearth_core.frames import Error, Message, Presence, Synced
+from hearth_core.frames import Error, Message, MessageKind, Presence, Synced
 from hearth_core.ratelimit import TokenBucket
 from hearth_server.errors import RequestError
 from hearth_server.hub import Hub
@@ -30,6 +30,8 @@ def message_frame(message: StoredMessage) -> bytes:
             ts=message.ts,
             payload=message.payload,
             meta=message.meta,
+            kind=MessageKind(message.kind),
+            epoch=message.epoch,
         )
     )
 
@@ -71,6 +73,7 @@ class Session:
         field: str | None = None,
         room: str | None = None,
         retry_after: float | None = None,
+        epoch: int | None = None,
     ) -> None:
         """Queue an ``error`` frame (protocol.md §5)."""
         self.hub.metrics.errors.labels(code.value).inc()
@@ -84,6 +87,7 @@ class Session:
                 field=field,
                 room=room,
                 retry_after=retry_after,
+                epoch=epoch,
             )
         )
 

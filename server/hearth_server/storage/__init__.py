@@ -8,6 +8,9 @@ every implementation passes.
 from hearth_server.storage.base import (
     AppendCallback,
     AppendResult,
+    CheckedUpload,
+    GroupRecord,
+    HandshakeWrite,
     InviteRecord,
     JoinResult,
     MemberRecord,
@@ -20,6 +23,9 @@ from hearth_server.storage.base import (
 __all__ = [
     "AppendCallback",
     "AppendResult",
+    "CheckedUpload",
+    "GroupRecord",
+    "HandshakeWrite",
     "InviteRecord",
     "JoinResult",
     "MemberRecord",

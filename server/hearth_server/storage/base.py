@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from hearth_core.rules import MemberStatus, Role
 from hearth_server.errors import StoreError
@@ -75,6 +75,9 @@ class NewMessage:
     client_id: str
     payload: bytes
     meta: dict[str, str] | None = None
+    #: protocol.md §12.6: ``application``, ``proposal`` or ``commit``, and the MLS epoch.
+    kind: str = "application"
+    epoch: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +91,8 @@ class StoredMessage:
     ts: int
     payload: bytes
     meta: dict[str, str] | None = None
+    kind: str = "application"
+    epoch: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +104,43 @@ class AppendResult:
     seq: int
     ts: int
     duplicate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRecord:
+    """An MLS room's public state as stored (protocol.md §12.9)."""
+
+    room: str
+    group_id: bytes
+    epoch: int
+    #: Sequence of the commit that started ``epoch`` (0 at creation) and its store time.
+    epoch_seq: int
+    epoch_ms: int
+    group_info: bytes
+    ratchet_tree: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class HandshakeWrite:
+    """A proposal or commit and what it changes, stored in one transaction (§12.4)."""
+
+    message: NewMessage
+    #: The new public state (commits); its ``epoch_seq``/``epoch_ms`` are set by the store.
+    group: GroupRecord | None = None
+    welcome: bytes | None = None
+    welcome_epoch: int = 0
+    welcome_to: tuple[bytes, ...] = ()
+    admitted: tuple[bytes, ...] = ()
+    removed: tuple[bytes, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedUpload:
+    """A KeyPackage that passed the upload checks (protocol.md §12.1)."""
+
+    ref: bytes
+    data: bytes
+    expires_ms: int
 
 
 #: Called on the event loop after the commit, with the result or the store's failure.
@@ -158,3 +200,60 @@ class Store(Protocol):
 
     async def purge_expired(self, now_ms: int) -> int:
         """Delete messages past their room's retention; return how many (protocol.md §10)."""
+
+    # --- MLS Delivery Service (protocol.md §12) ---
+
+    async def server_key(self, name: str, make: Callable[[], bytes]) -> bytes:
+        """The private key stored under ``name``, made by ``make`` on first use."""
+
+    async def create_mls_room(
+        self, room: RoomRecord, creator: MemberRecord, group: GroupRecord
+    ) -> None:
+        """Store a new MLS room (``wrong_group`` if its group id is taken)."""
+
+    async def get_group(self, room_id: str) -> GroupRecord | None:
+        """The room's MLS public state."""
+
+    async def epoch_proposals(self, room_id: str, epoch: int) -> list[bytes]:
+        """Stored proposals of an epoch, in order."""
+
+    async def find_message(
+        self, room_id: str, sender: bytes, client_id: str
+    ) -> AppendResult | None:
+        """A stored message by its idempotency key."""
+
+    async def append_handshake(
+        self, write: HandshakeWrite, on_commit: Callable[[Any], None] | None = None
+    ) -> AppendResult:
+        """Store a proposal or commit with its effects atomically."""
+
+    async def welcomes_for(self, room_id: str, identity: bytes) -> list[tuple[int, int, bytes]]:
+        """(seq, epoch, Welcome) released to an identity."""
+
+    async def store_key_packages(
+        self, identity: bytes, upload: list[CheckedUpload], now_ms: int, max_stock: int
+    ) -> int:
+        """Store KeyPackages atomically; the stock after."""
+
+    async def claim_key_package(
+        self, room_id: str, identity: bytes, now_ms: int
+    ) -> tuple[bytes, int] | None:
+        """Claim one KeyPackage atomically: (KeyPackage, stock left) or None."""
+
+    async def claimed_for(self, room_id: str, refs: frozenset[bytes]) -> dict[bytes, bytes]:
+        """KeyPackageRef -> identity for refs claimed for the room."""
+
+    async def key_package_stock(self, identity: bytes, now_ms: int) -> int:
+        """Unclaimed, unexpired KeyPackages of an identity."""
+
+    async def add_removal(self, room_id: str, identity: bytes, *, ban: bool) -> None:
+        """Record a pending removal (and a ban)."""
+
+    async def pending_removals(self, room_id: str) -> list[bytes]:
+        """Pending removals of the room."""
+
+    async def drop_removal(self, room_id: str, identity: bytes) -> None:
+        """Forget a pending removal."""
+
+    async def is_banned(self, room_id: str, identity: bytes) -> bool:
+        """True for a banned identity."""

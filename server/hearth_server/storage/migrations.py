@@ -52,4 +52,52 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         CREATE UNIQUE INDEX messages_idempotency ON messages (room, sender, client_id);
         """,
     ),
+    (
+        2,
+        """
+        ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'application';
+        ALTER TABLE messages ADD COLUMN epoch INTEGER;
+        CREATE TABLE mls_groups (
+            room TEXT PRIMARY KEY REFERENCES rooms(id),
+            group_id BLOB NOT NULL UNIQUE,
+            epoch INTEGER NOT NULL,
+            epoch_seq INTEGER NOT NULL,
+            epoch_ms INTEGER NOT NULL,
+            group_info BLOB NOT NULL,
+            ratchet_tree BLOB NOT NULL
+        );
+        CREATE TABLE key_packages (
+            ref BLOB PRIMARY KEY,
+            identity BLOB NOT NULL,
+            data BLOB,
+            expires_ms INTEGER NOT NULL,
+            uploaded_ms INTEGER NOT NULL,
+            claimed_room TEXT,
+            claimed_ms INTEGER
+        );
+        CREATE INDEX key_packages_stock ON key_packages (identity, claimed_room, uploaded_ms);
+        CREATE TABLE welcomes (
+            room TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            identity BLOB NOT NULL,
+            epoch INTEGER NOT NULL,
+            data BLOB NOT NULL,
+            PRIMARY KEY (room, seq, identity)
+        );
+        CREATE TABLE removals (
+            room TEXT NOT NULL,
+            identity BLOB NOT NULL,
+            PRIMARY KEY (room, identity)
+        );
+        CREATE TABLE bans (
+            room TEXT NOT NULL,
+            identity BLOB NOT NULL,
+            PRIMARY KEY (room, identity)
+        );
+        CREATE TABLE server_keys (
+            name TEXT PRIMARY KEY,
+            private BLOB NOT NULL
+        );
+        """,
+    ),
 )

@@ -41,6 +41,7 @@ from hearth_server.storage.base import (
     StoredMessage,
 )
 from hearth_server.storage.migrations import MIGRATIONS
+from hearth_server.storage.sqlite_mls import MlsStoreMixin
 
 T = TypeVar("T")
 _log = logging.getLogger("hearth.store")
@@ -53,6 +54,10 @@ _SELECT_ROOM = (
 _INSERT_ROOM = (
     "INSERT INTO rooms (id, created_ms, metadata, waiting_room, retention_s, head_seq,"
     " purged_through) VALUES (?, ?, ?, ?, ?, 0, 0)"
+)
+_INSERT_MESSAGE = (
+    "INSERT INTO messages (room, seq, sender, client_id, ts_ms, payload, meta, kind, epoch)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _SELECT_MEMBER = (
     "SELECT room, identity, pseudonym, role, status, joined_ms"
@@ -80,6 +85,8 @@ class _Op:
 
     run: Callable[[aiosqlite.Connection], Awaitable[Any]]
     future: asyncio.Future[Any]
+    #: Called after the commit with the result (or failure), in submission order.
+    callback: Callable[[Any], None] | None = None
 
 
 _Item = _Append | _Op
@@ -108,7 +115,7 @@ def _member(row: Any) -> MemberRecord:
     )
 
 
-class SqliteStore:
+class SqliteStore(MlsStoreMixin):
     """``Store`` on one SQLite file (see the module docstring for the write path)."""
 
     def __init__(
@@ -187,9 +194,13 @@ class SqliteStore:
         self._queue.append(item)
         self._wake.set()
 
-    async def _write(self, run: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
+    async def _write(
+        self,
+        run: Callable[[aiosqlite.Connection], Awaitable[T]],
+        callback: Callable[[Any], None] | None = None,
+    ) -> T:
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._submit(_Op(run, future))
+        self._submit(_Op(run, future, callback))
         return await future
 
     async def _write_loop(self) -> None:
@@ -241,6 +252,11 @@ class SqliteStore:
                 except Exception:  # a bad callback must never stop the writer
                     _log.exception("append_callback_failed")
             elif not item.future.done():
+                if item.callback is not None:
+                    try:
+                        item.callback(result)
+                    except Exception:  # a bad callback must never stop the writer
+                        _log.exception("op_callback_failed")
                 if isinstance(result, BaseException):
                     item.future.set_exception(result)
                 else:
@@ -312,13 +328,24 @@ class SqliteStore:
             seq = await self._head(db, msg.room) + 1
             self._heads[msg.room] = seq
             meta = _META.encode(msg.meta).decode() if msg.meta is not None else None
-            rows.append((msg.room, seq, msg.sender, msg.client_id, ts, msg.payload, meta))
+            rows.append(
+                (
+                    msg.room,
+                    seq,
+                    msg.sender,
+                    msg.client_id,
+                    ts,
+                    msg.payload,
+                    meta,
+                    msg.kind,
+                    msg.epoch,
+                )
+            )
             result = AppendResult(msg.room, msg.client_id, seq, ts, duplicate=False)
             seen[key] = result
             results.append(result)
         await db.executemany(
-            "INSERT INTO messages (room, seq, sender, client_id, ts_ms, payload, meta)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            _INSERT_MESSAGE,
             rows,
         )
         return results
@@ -341,9 +368,18 @@ class SqliteStore:
             self._heads[msg.room] = seq
             meta = _META.encode(msg.meta).decode() if msg.meta is not None else None
             await db.execute(
-                "INSERT INTO messages (room, seq, sender, client_id, ts_ms, payload, meta)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (msg.room, seq, msg.sender, msg.client_id, ts, msg.payload, meta),
+                _INSERT_MESSAGE,
+                (
+                    msg.room,
+                    seq,
+                    msg.sender,
+                    msg.client_id,
+                    ts,
+                    msg.payload,
+                    meta,
+                    msg.kind,
+                    msg.epoch,
+                ),
             )
             results.append(AppendResult(msg.room, msg.client_id, seq, ts, False))
         return results
@@ -373,7 +409,7 @@ class SqliteStore:
         """Up to ``limit`` stored messages of the room with ``seq > after``, in order."""
         db = self._reader_conn()
         async with db.execute(
-            "SELECT seq, sender, client_id, ts_ms, payload, meta FROM messages"
+            "SELECT seq, sender, client_id, ts_ms, payload, meta, kind, epoch FROM messages"
             " WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?",
             (room_id, after, limit),
         ) as cur:
@@ -387,6 +423,8 @@ class SqliteStore:
                 ts=row[3],
                 payload=bytes(row[4]),
                 meta=_META_DECODER.decode(row[5]) if row[5] is not None else None,
+                kind=row[6],
+                epoch=row[7],
             )
             for row in rows
         ]
@@ -411,6 +449,9 @@ class SqliteStore:
                     continue
                 await db.execute(
                     "DELETE FROM messages WHERE room = ? AND seq <= ?", (room_id, row[0])
+                )
+                await db.execute(
+                    "DELETE FROM welcomes WHERE room = ? AND seq <= ?", (room_id, row[0])
                 )
                 await db.execute(
                     "UPDATE rooms SET purged_through = MAX(purged_through, ?) WHERE id = ?",
