@@ -20,7 +20,8 @@ BENCHMARKS: dict[str, str] = {
     "connections": "idle connections held: RSS per connection and time to connect them all",
     "catchup": "a client that missed 10,000 messages resumes: time until it holds them in order",
     "storage": "durable message writes/s, batched commits against one commit per message",
-    "mls": "MLS operations (provided by the MLS work)",
+    "mls": "MLS operations against their cryptographic primitives (the MLS work, issue 3)",
+    "mls_group": "MLS group operations by group size (the MLS work, issue 4)",
 }
 
 

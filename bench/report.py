@@ -227,11 +227,9 @@ def storage(doc: dict[str, Any]) -> str:
 
 
 def generic(name: str, doc: dict[str, Any]) -> str:
-    return (
-        f"### {name}\n\n`{doc['command']}`\n\n```json\n"
-        + json.dumps(doc["results"], indent=1)[:6000]
-        + "\n```\n"
-    )
+    command = doc.get("command", f"python -m bench {name} --json")
+    body = json.dumps(doc.get("results", doc), indent=1)
+    return f"### {name}\n\n`{command}`\n\n```json\n{body[:6000]}\n```\n"
 
 
 RENDERERS = {"relay": relay, "connections": connections, "catchup": catchup, "storage": storage}
