@@ -98,8 +98,14 @@ def relay(doc: dict[str, Any]) -> str:
     parts = [
         f"### relay\n\n`{doc['command']}`\n\n"
         f"Fixed load, rooms of {s['room_size']}, {s['rate']:g} send/s per client, "
-        f"{s['duration']:g} s window after {s['warmup']:g} s warm-up, median of "
-        f"{res['fixed'][0].get('trials', 1)} interleaved trials by p99:\n\n",
+        f"{s['duration']:g} s window after {s['warmup']:g} s warm-up; each row is the median "
+        f"by p99 of its interleaved trials ("
+        + ", ".join(
+            f"{r['clients']} clients: {r.get('trials', 1)}"
+            for r in res["fixed"]
+            if r["system"] == "relay"
+        )
+        + "):\n\n",
         md_table(RELAY_HEADERS, _relay_rows(res["fixed"])),
         f"\nRamp at {s['ramp_clients']} clients (rates {s['ramp_rates']}), each system "
         "until its p99 passed 100 ms or it lost deliveries:\n\n",
