@@ -152,6 +152,11 @@ class RoomIO:
         text: str = "",
     ) -> SentMessage:
         message_id = "m-" + secrets.token_hex(8)
+        if not session.is_synced():
+            # Encrypt for the room's current epoch, not one it left while we were away:
+            # a member who joined since could not read it (RFC 9420 §8, §14).
+            await self.conn.wait_online(REQUEST_TIMEOUT)
+            await self.wait(session, session.is_synced)
         for _attempt in range(MAX_COMMIT_ATTEMPTS):
             if session.group is None or session.group.phase is Phase.REMOVED:
                 raise ClientUsageError("not in the room's group")

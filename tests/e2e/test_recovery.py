@@ -181,3 +181,27 @@ async def test_lost_local_state_rejoins_by_external_commit(
         assert (await ra.texts(room, 1))[-1] == "I lost my phone but not my seat"
     finally:
         await revived.close()
+
+
+async def test_send_right_after_start_waits_for_the_current_epoch(
+    engines: Any, server: ServerHandle, tmp_path: Path
+) -> None:
+    """A member back from offline sends at once: the text is encrypted for the epoch the
+    room is in now, so a member who joined while it was away reads it too."""
+    room, made = await _room_with(engines, ["alice", "bob"])
+    (alice, _ra), (bob, _) = made
+    await bob.close()
+    carol, rc = await engines("carol")
+    invite = await alice.create_invite(room)
+    await carol.join(invite.code, pseudonym="carol")
+    await rc.wait_for(lambda e: isinstance(e, ev.Synced) and e.room == room)
+    revived = await Engine.open_profile(
+        tmp_path / "bob", PASSPHRASE, server=server.url, reconnect_delays=quick_backoff
+    )
+    await revived.start()
+    try:
+        await revived.send(room, "back, and caught up")  # no wait_synced first
+        assert revived.room(room).epoch == alice.room(room).epoch
+        assert (await rc.texts(room, 1))[-1] == "back, and caught up"
+    finally:
+        await revived.close()
