@@ -152,9 +152,8 @@ def main(argv: list[str]) -> int:
     print(f"baseline EncryptWithLabel+DecryptWithLabel: {base:.3f} ms")
     print(f"{'operation':<22}" + "".join(f"{s:>12}" for s in SIZES) + f"{'growth':>10}")
     for key in results["by_size"][str(SIZES[-1])]:
-        cells = "".join(
-            f"{results['by_size'][str(s)].get(key, float('nan')):>10.2f}ms" for s in SIZES
-        )
+        values = [results["by_size"][str(s)].get(key) for s in SIZES]
+        cells = "".join(f"{'-':>12}" if v is None else f"{v:>10.2f}ms" for v in values)
         growth = results["growth_10_to_50"].get(key)
         print(f"{key:<22}{cells}{'' if growth is None else f'{growth:>9.2f}x'}")
     return 0
