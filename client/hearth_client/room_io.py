@@ -32,7 +32,7 @@ from hearth_client.errors import (
     RoomProtocolError,
     ServerRefusedError,
 )
-from hearth_client.room_session import Intent, RoomSession, add_proposal
+from hearth_client.room_session import Intent, PendingFrame, RoomSession, add_proposal
 from hearth_client.views import SentMessage
 from hearth_core.frames import (
     Ack,
@@ -43,6 +43,7 @@ from hearth_core.frames import (
     MemberList,
     Members,
     Send,
+    ServerFrame,
     UploadKeyPackages,
 )
 from hearth_core.room_errors import RoomUsageError
@@ -144,6 +145,18 @@ class RoomIO:
         if event is not None:
             event.set()
 
+    async def _send_commit(self, session: RoomSession, frame: PendingFrame) -> ServerFrame:
+        """Send a pending commit with its Welcome and GroupInfo (protocol.md §12.4)."""
+        return await self.conn.request(
+            CommitFrame(
+                room=session.room,
+                id=frame.id,
+                commit=frame.commit,
+                group_info=frame.group_info,
+                welcome=frame.welcome,
+            )
+        )
+
     async def send_plain(
         self,
         session: RoomSession,
@@ -229,15 +242,7 @@ class RoomIO:
                 epoch = session.epoch
                 frame = session.start_commit(proposals, intent)
                 try:
-                    accepted = await self.conn.request(
-                        CommitFrame(
-                            room=session.room,
-                            id=frame.id,
-                            commit=frame.commit,
-                            group_info=frame.group_info,
-                            welcome=frame.welcome,
-                        )
-                    )
+                    accepted = await self._send_commit(session, frame)
                 except ServerRefusedError as exc:
                     if exc.code == "stale_epoch":
                         self.stats["commit_races_lost"] += 1
@@ -280,15 +285,7 @@ class RoomIO:
             else:
                 epoch = session.epoch
                 try:
-                    accepted = await self.conn.request(
-                        CommitFrame(
-                            room=session.room,
-                            id=frame.id,
-                            commit=frame.commit,
-                            group_info=frame.group_info,
-                            welcome=frame.welcome,
-                        )
-                    )
+                    accepted = await self._send_commit(session, frame)
                 except ServerRefusedError as exc:
                     if exc.code != "stale_epoch":
                         session.abandon_commit()
