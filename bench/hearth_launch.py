@@ -58,11 +58,9 @@ def has_loop_flag() -> bool:
     return "--loop" in text and "uvloop" in text
 
 
-def command(workdir: Path, port: int, *, uvloop: bool, patched: bool = False) -> list[str]:
+def command(workdir: Path, port: int, *, uvloop: bool) -> list[str]:
     """The command line that starts the server on ``port`` with its data in ``workdir``."""
     flags = ["--host", "127.0.0.1", "--port", str(port), "--db", str(workdir / "hearth.db")]
-    if patched:
-        return [sys.executable, "-m", "bench.hearth_patched", *flags]
     if not uvloop:
         return [sys.executable, "-m", "hearth_server", *flags]
     if has_loop_flag():
@@ -152,7 +150,6 @@ def start(
     uvloop: bool,
     timeout: float,
     extra_env: dict[str, str] | None = None,
-    patched: bool = False,
 ) -> tuple[subprocess.Popen[bytes], int, list[str]]:
     """Start the server; return its process, port and notes (how uvloop was set up).
     ``extra_env`` sets ``HEARTH_*`` variables for diagnostic variants only."""
@@ -168,7 +165,7 @@ def start(
         log = (workdir / LOG_NAME).open("ab")
         try:
             proc = subprocess.Popen(
-                command(workdir, port, uvloop=uvloop, patched=patched),
+                command(workdir, port, uvloop=uvloop),
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=log,

@@ -89,8 +89,8 @@ async def connect_member(port: int, key: Ed25519PrivateKey | None = None) -> Hea
     hello = await client.request(Hello(versions=[1]), 0, until=ServerHello)
     assert isinstance(hello, ServerHello)
     client.limits = hello.limits
-    if hello.ds_key is None:
-        raise BenchError("server_hello without ds_key (protocol.md §3.2)")
+    if hello.ds_key is None:  # protocol.md §3.2: the transcript binds the server's key
+        raise BenchError("server_hello carries no ds_key to sign the challenge against")
     identity, signature = sign_challenge(client.key, ds_key=hello.ds_key, nonce=hello.nonce)
     ref = next(client.refs)
     await client.request(Auth(ref=ref, identity=identity, signature=signature), ref)

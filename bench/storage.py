@@ -28,12 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import BenchError, Output, base_parser, latency_summary, ratio
-from bench.onehop import OneHopWriter
 
 PAYLOAD_BYTES = 192
 
 
-MODES = ("batched", "one-per-message", "reference-one-hop")
+MODES = ("batched", "one-per-message")
 
 
 class _HearthAdapter:
@@ -83,26 +82,6 @@ class _HearthAdapter:
         await self.store.close()
 
 
-class _OneHopAdapter:
-    def __init__(self, path: Path) -> None:
-        self.writer = OneHopWriter(path)
-
-    async def open(self, rooms: list[str], sender: bytes) -> None:
-        await self.writer.open(rooms)
-
-    def observe(self, callback: Callable[[int, float], None]) -> None:
-        self.writer.on_commit = callback
-
-    async def append(self, room: str, sender: bytes, client_id: str, payload: bytes) -> None:
-        await self.writer.append(room, sender, client_id, payload)
-
-    async def count(self, room: str) -> int:
-        return await self.writer.count(room)
-
-    async def close(self) -> None:
-        await self.writer.close()
-
-
 async def _busy(slice_ms: float, stop: asyncio.Event) -> None:
     """Keep the event loop busy ``slice_ms`` at a time, as a server fanning out would."""
     while not stop.is_set():
@@ -121,11 +100,7 @@ async def run_mode(
     busy = asyncio.create_task(_busy(busy_ms, stop)) if busy_ms > 0 else None
     try:
         path = workdir / "hearth.db"
-        store = (
-            _OneHopAdapter(path)
-            if mode == "reference-one-hop"
-            else _HearthAdapter(path, single=(mode == "one-per-message"))
-        )
+        store = _HearthAdapter(path, single=(mode == "one-per-message"))
         room_ids = [f"benchroom{n:013d}".ljust(22, "0")[:22] for n in range(rooms)]
         sender = bytes(32)
         commits: list[int] = []
@@ -225,7 +200,6 @@ def main(argv: list[str]) -> int:
     sizes = {
         "batched": batched,
         "one-per-message": args.single_messages or (200 if args.quick else 3000),
-        "reference-one-hop": batched,
     }
     repeat = args.repeat or (1 if args.quick else 3)
     runs: list[dict[str, Any]] = []
@@ -291,13 +265,6 @@ def main(argv: list[str]) -> int:
                 f"{count} writers: batched / one-per-message writes/s",
                 ratio(
                     medians["batched"]["writes_per_s"], medians["one-per-message"]["writes_per_s"]
-                ),
-            ],
-            [
-                f"{count} writers: batched commit p50 / reference-one-hop commit p50",
-                ratio(
-                    medians["batched"]["commit_p50_ms"],
-                    medians["reference-one-hop"]["commit_p50_ms"],
                 ),
             ],
         ]

@@ -29,14 +29,10 @@ PROTOCOL = {
     "hearth": "hearth",
     "hearth-uvloop": "hearth",
     "hearth-normal": "hearth",
-    "hearth-onehop": "hearth",
-    "hearth-fast": "hearth",
 }
 #: Diagnostic variants: Hearth with one setting changed through its HEARTH_* variables.
 HEARTH_VARIANTS = {
     "hearth-normal": {"HEARTH_SQLITE_SYNCHRONOUS": "NORMAL"},
-    "hearth-onehop": {"BENCH_PATCHES": "onehop"},
-    "hearth-fast": {"BENCH_PATCHES": "onehop,direct"},
 }
 ALL_SYSTEMS = ("relay", "hearth", "hearth-uvloop", "node")
 
@@ -164,7 +160,6 @@ def start(name: str, *, timeout: float = 30.0) -> Iterator[Running]:
             proc, port, notes = hearth_launch.start(
                 workdir,
                 uvloop=(name == "hearth-uvloop"),
-                patched=name in ("hearth-onehop", "hearth-fast"),
                 timeout=timeout,
                 extra_env=HEARTH_VARIANTS.get(name, {}),
             )

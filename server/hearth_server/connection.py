@@ -34,7 +34,6 @@ async def serve_connection(hub: Hub, ws: ServerConnection) -> None:
     session = Session(hub, ws)
     hub.sessions.add(session)
     hub.metrics.connections.inc()
-    writer = asyncio.create_task(session.outbox.run())
     hub.log.debug("connection_opened", conn=session.conn_id)
     try:
         if not await _handshake(hub, session, ws):
@@ -45,7 +44,6 @@ async def serve_connection(hub: Hub, ws: ServerConnection) -> None:
         pass
     finally:
         session.close_all()
-        writer.cancel()
         hub.sessions.discard(session)
         hub.metrics.connections.dec()
         hub.log.debug("connection_closed", conn=session.conn_id, close_code=ws.close_code)

@@ -16,6 +16,7 @@ from hearth_core.ratelimit import TokenBucket
 from hearth_server.config import ServerConfig
 from hearth_server.hooks import Hooks
 from hearth_server.metrics import Metrics
+from hearth_server.outbox import Flusher
 from hearth_server.rooms import RoomRegistry
 from hearth_server.storage import Store
 
@@ -58,6 +59,8 @@ class Hub:
         self.ds_public = b""
         self.sessions: set[Session] = set()
         self.closing = False
+        #: Writes every connection's queued frames once per loop tick (outbox.py).
+        self.flusher = Flusher()
         self._send_buckets: dict[bytes, TokenBucket] = {}
         self._conn_ids = itertools.count(1)
         self.limits = Limits(

@@ -81,6 +81,7 @@ class Session:
         self.frame_bucket = TokenBucket(config.frame_rate, config.frame_burst, time.monotonic())
         self.outbox = Outbox(
             ws,
+            flusher=hub.flusher,
             max_frames=config.outbox_frames,
             max_bytes=config.outbox_bytes,
             on_overflow=self._on_overflow,

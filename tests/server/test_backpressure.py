@@ -7,8 +7,9 @@ import asyncio
 import socket
 from dataclasses import replace
 
+from hearth_core.codec import decode_server_frame
 from hearth_core.errors import CloseCode, ErrorCode
-from hearth_core.frames import Ack, Error, Send, Subscribe, Synced
+from hearth_core.frames import Ack, Error, Message, Send, Subscribe, Synced
 from hearth_server.app import HearthServer
 from hearth_server.config import ServerConfig
 
@@ -115,3 +116,46 @@ async def test_send_rate_limit_per_identity(config: ServerConfig) -> None:
         assert later.seq == 5
         for client in (alice, bob, second):
             await client.close()
+
+
+async def test_stalled_reader_within_limits_gets_everything_in_order(
+    config: ServerConfig,
+) -> None:
+    """A reader that pauses while its socket is full is not dropped while its queue stays
+    within the limits: the outbox waits for the transport to drain, then writes the rest
+    (outbox.py; protocol.md §6 drops only past the limits)."""
+    roomy = replace(config, outbox_frames=100_000, outbox_bytes=256 * 1024 * 1024)
+    async with HearthServer(roomy) as running:
+        alice = await ProtocolClient.connect(running.url)
+        await alice.hello()
+        room, _ = await make_room(alice)
+        ticket = await invite(alice, room, max_uses=5)
+        slow = await slow_client(running)
+        _, slow_id = await join_room(slow, ticket.secret, "slow")
+        await slow.ok(Subscribe(room=room, identity=slow_id))
+        await slow.next_of(Synced)
+        slow._reader.cancel()  # stop reading: the server's transport fills and pauses
+        total = 0
+        async with asyncio.timeout(TIMEOUT * 3):
+            while not any(s.outbox._stalled for s in running.hub.sessions):
+                for _ in range(20):
+                    await alice.send_frame(
+                        Send(room=room, id=f"m{total}", payload=payload(total, 8192))
+                    )
+                    total += 1
+                for _ in range(20):
+                    assert isinstance(await alice.next_of(Ack), Ack)
+        # Read again: every message arrives, in order, and the connection stays open.
+        slow.ws.transport.resume_reading()
+        seqs: list[int] = []
+        async with asyncio.timeout(TIMEOUT * 3):
+            while len(seqs) < total:
+                raw = await slow.ws.recv()
+                frame = decode_server_frame(raw.encode() if isinstance(raw, str) else raw)
+                if isinstance(frame, Message):
+                    seqs.append(frame.seq)
+        assert seqs == list(range(1, total + 1))
+        assert slow.ws.close_code is None
+        assert running.metrics.slow_consumers._value.get() == 0
+        await slow.ws.close()  # its reader task was cancelled above
+        await alice.close()

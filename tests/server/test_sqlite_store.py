@@ -63,3 +63,24 @@ async def test_synchronous_full_on_the_writer(tmp_path: Path) -> None:
     finally:
         await store.close()
     await asyncio.sleep(0)
+
+
+async def test_synchronous_full_on_the_append_connection(tmp_path: Path) -> None:
+    """Appends commit on their own connection: it must be as durable (protocol.md §8.2)."""
+    store = SqliteStore(tmp_path / "h.db", clock_ms=clock)
+    await store.open()
+    try:
+        conn, thread = store._append_conn, store._append_thread
+        assert conn is not None
+        assert thread is not None
+        loop = asyncio.get_running_loop()
+        rows = await loop.run_in_executor(
+            thread,
+            lambda: [
+                conn.execute("PRAGMA synchronous").fetchone(),
+                conn.execute("PRAGMA journal_mode").fetchone(),
+            ],
+        )
+        assert rows == [(2,), ("wal",)]
+    finally:
+        await store.close()

@@ -6,10 +6,17 @@
   everything queued (up to ``max_batch``), runs it in one transaction and commits once
   (group commit), then delivers the results in submission order. Acknowledgements and
   fan-out happen in those result callbacks, so nothing is visible before its commit.
+- Appends take one hop to the database: a run of queued appends is numbered, inserted
+  with multi-row ``INSERT`` statements, its rooms' heads updated and committed by ONE
+  synchronous function on a dedicated ``sqlite3`` writer connection owned by a
+  one-thread executor (every awaited aiosqlite call is a loop-to-thread round trip that
+  waits for the GIL and the loop's turn; issue 7). Other writes (rooms, invites, MLS
+  handshakes) run on the aiosqlite writer connection; the writer task runs one batch at
+  a time, so the two connections never write at once.
 - Sequence numbers are assigned inside the writer's transaction from ``rooms.head_seq``
-  (so retention never causes reuse). Messages are inserted with one ``executemany``;
-  if the idempotency index rejects one, the batch's messages are redone one by one,
-  answering repeats with their original sequence (protocol.md §8.3).
+  (so retention never causes reuse). If the idempotency index rejects an insert, the
+  run's messages are redone one by one in the same transaction, answering repeats with
+  their original sequence (protocol.md §8.3).
 - One separate reader connection for reads; in WAL mode it never blocks the writer.
 """
 
@@ -17,9 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -59,6 +68,8 @@ _INSERT_MESSAGE = (
     "INSERT INTO messages (room, seq, sender, client_id, ts_ms, payload, meta, kind, epoch)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+#: Rows per multi-row INSERT: 9 parameters a row stays under SQLite's oldest limit (999).
+_ROWS_PER_INSERT = 100
 _SELECT_MEMBER = (
     "SELECT room, identity, pseudonym, role, status, joined_ms"
     " FROM members WHERE room = ? AND identity = ?"
@@ -115,6 +126,107 @@ def _member(row: Any) -> MemberRecord:
     )
 
 
+@functools.lru_cache(maxsize=_ROWS_PER_INSERT)
+def _insert_rows_sql(count: int) -> str:
+    """``_INSERT_MESSAGE`` with ``count`` rows of parameters."""
+    return _INSERT_MESSAGE + ", (?, ?, ?, ?, ?, ?, ?, ?, ?)" * (count - 1)
+
+
+def _message_row(msg: NewMessage, seq: int, ts: int) -> tuple[Any, ...]:
+    meta = _META.encode(msg.meta).decode() if msg.meta is not None else None
+    return (msg.room, seq, msg.sender, msg.client_id, ts, msg.payload, meta, msg.kind, msg.epoch)
+
+
+def _next_seq(conn: sqlite3.Connection, heads: dict[str, int], room: str) -> int:
+    head = heads.get(room)
+    if head is None:
+        row = conn.execute("SELECT head_seq FROM rooms WHERE id = ?", (room,)).fetchone()
+        if row is None:
+            raise StoreError("append to a room that does not exist")
+        head = int(row[0])
+    heads[room] = head + 1
+    return head + 1
+
+
+def _insert_fast(
+    conn: sqlite3.Connection, heads: dict[str, int], messages: Sequence[NewMessage], ts: int
+) -> list[AppendResult]:
+    """Number and insert ``messages``; repeats within the run answer as duplicates."""
+    results: list[AppendResult] = []
+    rows: list[Any] = []
+    seen: dict[tuple[str, bytes, str], AppendResult] = {}
+    for msg in messages:
+        key = (msg.room, msg.sender, msg.client_id)
+        first = seen.get(key)
+        if first is not None:
+            results.append(replace(first, duplicate=True))
+            continue
+        seq = _next_seq(conn, heads, msg.room)
+        rows.extend(_message_row(msg, seq, ts))
+        result = AppendResult(msg.room, msg.client_id, seq, ts, duplicate=False)
+        seen[key] = result
+        results.append(result)
+    width = len(rows) // 9
+    for start in range(0, width, _ROWS_PER_INSERT):
+        count = min(_ROWS_PER_INSERT, width - start)
+        conn.execute(_insert_rows_sql(count), rows[start * 9 : (start + count) * 9])
+    return results
+
+
+def _insert_careful(
+    conn: sqlite3.Connection, heads: dict[str, int], messages: Sequence[NewMessage], ts: int
+) -> list[AppendResult]:
+    """One by one: a stored (room, sender, client id) answers with its original
+    sequence (protocol.md §8.3)."""
+    results: list[AppendResult] = []
+    for msg in messages:
+        row = conn.execute(
+            "SELECT seq, ts_ms FROM messages WHERE room = ? AND sender = ? AND client_id = ?",
+            (msg.room, msg.sender, msg.client_id),
+        ).fetchone()
+        if row is not None:
+            results.append(AppendResult(msg.room, msg.client_id, row[0], row[1], True))
+            continue
+        seq = _next_seq(conn, heads, msg.room)
+        conn.execute(_INSERT_MESSAGE, _message_row(msg, seq, ts))
+        results.append(AppendResult(msg.room, msg.client_id, seq, ts, False))
+    return results
+
+
+def _commit_appends(
+    conn: sqlite3.Connection, heads: dict[str, int], messages: Sequence[NewMessage], ts: int
+) -> list[AppendResult]:
+    """Store a run of appends in one transaction and commit it (protocol.md §8.2, §8.3).
+
+    Runs on the append thread; ``heads`` (a copy of the store's) is advanced in place
+    and is only adopted by the store after the commit returned."""
+    saved = dict(heads)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("SAVEPOINT msgs")
+        try:
+            results = _insert_fast(conn, heads, messages, ts)
+        except sqlite3.IntegrityError:
+            # A repeated client id reached the idempotency index: redo one by one.
+            conn.execute("ROLLBACK TO SAVEPOINT msgs")
+            heads.clear()
+            heads.update(saved)
+            results = _insert_careful(conn, heads, messages, ts)
+        conn.execute("RELEASE SAVEPOINT msgs")
+        touched = {r.room for r in results if not r.duplicate}
+        if touched:
+            conn.executemany(
+                "UPDATE rooms SET head_seq = ? WHERE id = ?",
+                [(heads[room], room) for room in touched],
+            )
+        conn.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise
+    return results
+
+
 class SqliteStore(MlsStoreMixin):
     """``Store`` on one SQLite file (see the module docstring for the write path)."""
 
@@ -132,6 +244,9 @@ class SqliteStore(MlsStoreMixin):
         self._synchronous = synchronous
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
+        #: The append connection, used only on ``_append_thread``.
+        self._append_conn: sqlite3.Connection | None = None
+        self._append_thread: ThreadPoolExecutor | None = None
         self._queue: list[_Item] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -152,6 +267,10 @@ class SqliteStore(MlsStoreMixin):
         await self._writer.execute("PRAGMA busy_timeout=5000")
         await self._writer.execute("PRAGMA foreign_keys=ON")
         await self._migrate(self._writer)
+        self._append_thread = ThreadPoolExecutor(1, thread_name_prefix="hearth-store-append")
+        self._append_conn = await asyncio.get_running_loop().run_in_executor(
+            self._append_thread, self._connect_appender
+        )
         self._reader = await aiosqlite.connect(self.path, isolation_level=None)
         await self._reader.execute("PRAGMA busy_timeout=5000")
         self._task = asyncio.create_task(self._write_loop(), name="hearth-store-writer")
@@ -167,6 +286,26 @@ class SqliteStore(MlsStoreMixin):
             if conn is not None:
                 await conn.close()
         self._reader = self._writer = None
+        if self._append_thread is not None:
+            if self._append_conn is not None:
+                await asyncio.get_running_loop().run_in_executor(
+                    self._append_thread, self._append_conn.close
+                )
+            self._append_thread.shutdown(wait=True)
+        self._append_conn = self._append_thread = None
+
+    def _connect_appender(self) -> sqlite3.Connection:
+        """The append connection (on its thread): same pragmas as the writer."""
+        conn = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self._synchronous}")
+            conn.execute("PRAGMA busy_timeout=5000")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     async def _migrate(self, db: aiosqlite.Connection) -> None:
         async with db.execute("PRAGMA user_version") as cursor:
@@ -210,11 +349,53 @@ class SqliteStore(MlsStoreMixin):
             while self._queue:
                 batch = self._queue[: self._max_batch]
                 del self._queue[: self._max_batch]
-                await self._run_batch(batch)
+                # Runs of appends and runs of other writes, in submission order.
+                start = 0
+                while start < len(batch):
+                    appending = isinstance(batch[start], _Append)
+                    end = start + 1
+                    while end < len(batch) and isinstance(batch[end], _Append) == appending:
+                        end += 1
+                    if appending:
+                        await self._run_appends(
+                            [i for i in batch[start:end] if isinstance(i, _Append)]
+                        )
+                    else:
+                        await self._run_batch([i for i in batch[start:end] if isinstance(i, _Op)])
+                    start = end
             if self._closing and not self._queue:
                 return
 
-    async def _run_batch(self, batch: list[_Item]) -> None:
+    async def _run_appends(self, group: list[_Append]) -> None:
+        """Commit a run of appends in one hop to the append thread, then call back."""
+        conn, thread = self._append_conn, self._append_thread
+        assert conn is not None
+        assert thread is not None
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        heads = dict(self._heads)
+        messages = [item.message for item in group]
+        results: list[AppendResult | StoreError] = []
+        try:
+            results.extend(
+                await loop.run_in_executor(
+                    thread, _commit_appends, conn, heads, messages, self._now()
+                )
+            )
+        except Exception as exc:  # storage failure: nothing in this run is stored
+            results = [StoreError(f"commit failed: {type(exc).__name__}")] * len(group)
+        else:
+            self._heads = heads
+        if self.on_commit is not None:
+            self.on_commit(len(group), loop.time() - started)
+        for item, result in zip(group, results, strict=True):
+            try:
+                item.callback(result)
+            except Exception:  # a bad callback must never stop the writer
+                _log.exception("append_callback_failed")
+
+    async def _run_batch(self, batch: list[_Op]) -> None:
+        """Run other writes in one transaction on the aiosqlite writer, then call back."""
         db = self._writer
         assert db is not None
         heads_before = dict(self._heads)
@@ -223,19 +404,8 @@ class SqliteStore(MlsStoreMixin):
         started = loop.time()
         try:
             await db.execute("BEGIN IMMEDIATE")
-            start = 0
-            while start < len(batch):
-                item = batch[start]
-                if isinstance(item, _Append):
-                    end = start
-                    while end < len(batch) and isinstance(batch[end], _Append):
-                        end += 1
-                    group = [b for b in batch[start:end] if isinstance(b, _Append)]
-                    results.extend(await self._insert_messages(db, group))
-                    start = end
-                    continue
+            for item in batch:
                 results.append(await self._run_op(db, item))
-                start += 1
             await db.execute("COMMIT")
         except Exception as exc:  # storage failure: nothing in this batch is stored
             self._heads = heads_before
@@ -246,21 +416,17 @@ class SqliteStore(MlsStoreMixin):
         if self.on_commit is not None:
             self.on_commit(len(batch), loop.time() - started)
         for item, result in zip(batch, results, strict=True):
-            if isinstance(item, _Append):
+            if item.future.done():
+                continue
+            if item.callback is not None:
                 try:
                     item.callback(result)
                 except Exception:  # a bad callback must never stop the writer
-                    _log.exception("append_callback_failed")
-            elif not item.future.done():
-                if item.callback is not None:
-                    try:
-                        item.callback(result)
-                    except Exception:  # a bad callback must never stop the writer
-                        _log.exception("op_callback_failed")
-                if isinstance(result, BaseException):
-                    item.future.set_exception(result)
-                else:
-                    item.future.set_result(result)
+                    _log.exception("op_callback_failed")
+            if isinstance(result, BaseException):
+                item.future.set_exception(result)
+            else:
+                item.future.set_result(result)
 
     async def _run_op(self, db: aiosqlite.Connection, op: _Op) -> Any:
         await db.execute("SAVEPOINT op")
@@ -290,66 +456,6 @@ class SqliteStore(MlsStoreMixin):
         self._last_ts = max(self._last_ts, self._clock_ms())
         return self._last_ts
 
-    async def _insert_messages(
-        self, db: aiosqlite.Connection, group: list[_Append]
-    ) -> list[AppendResult]:
-        ts = self._now()
-        heads_before = dict(self._heads)
-        await db.execute("SAVEPOINT msgs")
-        try:
-            results = await self._insert_fast(db, group, ts)
-        except sqlite3.IntegrityError:
-            # A repeated client id reached the idempotency index: redo one by one.
-            await db.execute("ROLLBACK TO SAVEPOINT msgs")
-            self._heads = heads_before
-            results = await self._insert_careful(db, group, ts)
-        await db.execute("RELEASE SAVEPOINT msgs")
-        touched = {r.room for r in results if not r.duplicate}
-        if touched:
-            await db.executemany(
-                "UPDATE rooms SET head_seq = ? WHERE id = ?",
-                [(self._heads[room], room) for room in touched],
-            )
-        return results
-
-    async def _insert_fast(
-        self, db: aiosqlite.Connection, group: list[_Append], ts: int
-    ) -> list[AppendResult]:
-        results: list[AppendResult] = []
-        rows: list[tuple[Any, ...]] = []
-        seen: dict[tuple[str, bytes, str], AppendResult] = {}
-        for item in group:
-            msg = item.message
-            key = (msg.room, msg.sender, msg.client_id)
-            first = seen.get(key)
-            if first is not None:
-                results.append(replace(first, duplicate=True))
-                continue
-            seq = await self._head(db, msg.room) + 1
-            self._heads[msg.room] = seq
-            meta = _META.encode(msg.meta).decode() if msg.meta is not None else None
-            rows.append(
-                (
-                    msg.room,
-                    seq,
-                    msg.sender,
-                    msg.client_id,
-                    ts,
-                    msg.payload,
-                    meta,
-                    msg.kind,
-                    msg.epoch,
-                )
-            )
-            result = AppendResult(msg.room, msg.client_id, seq, ts, duplicate=False)
-            seen[key] = result
-            results.append(result)
-        await db.executemany(
-            _INSERT_MESSAGE,
-            rows,
-        )
-        return results
-
     @staticmethod
     async def _stored_before(db: aiosqlite.Connection, msg: NewMessage) -> AppendResult | None:
         """The duplicate result when (room, sender, client id) is stored (protocol.md §8.3)."""
@@ -361,36 +467,6 @@ class SqliteStore(MlsStoreMixin):
         if row is None:
             return None
         return AppendResult(msg.room, msg.client_id, row[0], row[1], duplicate=True)
-
-    async def _insert_careful(
-        self, db: aiosqlite.Connection, group: list[_Append], ts: int
-    ) -> list[AppendResult]:
-        results: list[AppendResult] = []
-        for item in group:
-            msg = item.message
-            earlier = await self._stored_before(db, msg)
-            if earlier is not None:
-                results.append(earlier)
-                continue
-            seq = await self._head(db, msg.room) + 1
-            self._heads[msg.room] = seq
-            meta = _META.encode(msg.meta).decode() if msg.meta is not None else None
-            await db.execute(
-                _INSERT_MESSAGE,
-                (
-                    msg.room,
-                    seq,
-                    msg.sender,
-                    msg.client_id,
-                    ts,
-                    msg.payload,
-                    meta,
-                    msg.kind,
-                    msg.epoch,
-                ),
-            )
-            results.append(AppendResult(msg.room, msg.client_id, seq, ts, False))
-        return results
 
     # ------------------------------------------------------------ messages
 
