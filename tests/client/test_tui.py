@@ -198,20 +198,26 @@ async def test_two_tuis_join_talk_type_and_use_slash_commands(
         await until(pb, lambda: shows(bob, "you were removed", room))
 
 
+async def create_and_admit(pilot: Any, app: HearthApp, peer: Any, pseudonym: str) -> str:
+    """Alice creates "circle" with /create and ``peer`` joins it with an invite."""
+    await ready(pilot, app)
+    await type_line(pilot, app, "/create circle alice")
+    await until(pilot, lambda: app.current is not None)
+    room = app.current
+    assert room is not None
+    assert app.engine is not None
+    invite = await app.engine.create_invite(room)
+    await peer.join(invite.code, pseudonym=pseudonym)
+    return room
+
+
 async def test_tui_recovers_after_a_server_restart(
     server: ServerHandle, engines: Any, tmp_path: Path
 ) -> None:
     app = make_app(tmp_path / "alice", server)
     peer, recorder = await engines("peer")
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot, app)
-        await type_line(pilot, app, "/create circle alice")
-        await until(pilot, lambda: app.current is not None)
-        room = app.current
-        assert room is not None
-        assert app.engine is not None
-        invite = await app.engine.create_invite(room)
-        await peer.join(invite.code, pseudonym="peer")
+        room = await create_and_admit(pilot, app, peer, "peer")
         await until(pilot, lambda: shows(app, " joined") and shows(app, " is peer"))
 
         await server.stop()
@@ -296,14 +302,7 @@ async def test_facilitator_bans_a_member(
     app = make_app(tmp_path / "alice", server)
     dave, _recorder = await engines("dave")
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot, app)
-        await type_line(pilot, app, "/create circle alice")
-        await until(pilot, lambda: app.current is not None)
-        room = app.current
-        assert room is not None
-        assert app.engine is not None
-        invite = await app.engine.create_invite(room)
-        await dave.join(invite.code, pseudonym="dave")
+        await create_and_admit(pilot, app, dave, "dave")
         await until(pilot, lambda: "dave" in app.members_text)
         await type_line(pilot, app, "/ban dave")
         await until(pilot, lambda: shows(app, "banned dave"), explain=app.timeline_text)
