@@ -12,7 +12,9 @@
   one-thread executor (every awaited aiosqlite call is a loop-to-thread round trip that
   waits for the GIL and the loop's turn; issue 7). Other writes (rooms, invites, MLS
   handshakes) run on the aiosqlite writer connection; the writer task runs one batch at
-  a time, so the two connections never write at once.
+  a time, so the two connections never write at once. When every room of the run has a
+  known head, the loop numbers the run and builds its rows before the hop, so the
+  append thread only executes and commits (it holds the GIL less while the loop works).
 - Sequence numbers are assigned inside the writer's transaction from ``rooms.head_seq``
   (so retention never causes reuse). If the idempotency index rejects an insert, the
   run's messages are redone one by one in the same transaction, answering repeats with
@@ -148,10 +150,14 @@ def _next_seq(conn: sqlite3.Connection, heads: dict[str, int], room: str) -> int
     return head + 1
 
 
-def _insert_fast(
-    conn: sqlite3.Connection, heads: dict[str, int], messages: Sequence[NewMessage], ts: int
-) -> list[AppendResult]:
-    """Number and insert ``messages``; repeats within the run answer as duplicates."""
+def _number(
+    heads: dict[str, int],
+    messages: Sequence[NewMessage],
+    ts: int,
+    next_seq: Callable[[dict[str, int], str], int],
+) -> tuple[list[AppendResult], list[Any]]:
+    """Number ``messages`` and build their flattened insert parameters; repeats
+    within the run answer as duplicates of the first (protocol.md §8.3)."""
     results: list[AppendResult] = []
     rows: list[Any] = []
     seen: dict[tuple[str, bytes, str], AppendResult] = {}
@@ -161,16 +167,26 @@ def _insert_fast(
         if first is not None:
             results.append(replace(first, duplicate=True))
             continue
-        seq = _next_seq(conn, heads, msg.room)
+        seq = next_seq(heads, msg.room)
         rows.extend(_message_row(msg, seq, ts))
         result = AppendResult(msg.room, msg.client_id, seq, ts, duplicate=False)
         seen[key] = result
         results.append(result)
+    return results, rows
+
+
+def _known_seq(heads: dict[str, int], room: str) -> int:
+    """The next sequence of a room whose head the store already holds."""
+    head = heads[room] + 1
+    heads[room] = head
+    return head
+
+
+def _insert_rows(conn: sqlite3.Connection, rows: Sequence[Any]) -> None:
     width = len(rows) // 9
     for start in range(0, width, _ROWS_PER_INSERT):
         count = min(_ROWS_PER_INSERT, width - start)
         conn.execute(_insert_rows_sql(count), rows[start * 9 : (start + count) * 9])
-    return results
 
 
 def _insert_careful(
@@ -194,18 +210,27 @@ def _insert_careful(
 
 
 def _commit_appends(
-    conn: sqlite3.Connection, heads: dict[str, int], messages: Sequence[NewMessage], ts: int
+    conn: sqlite3.Connection,
+    heads: dict[str, int],
+    messages: Sequence[NewMessage],
+    ts: int,
+    prepared: tuple[list[AppendResult], list[Any]] | None,
+    saved: dict[str, int],
 ) -> list[AppendResult]:
     """Store a run of appends in one transaction and commit it (protocol.md §8.2, §8.3).
 
-    Runs on the append thread; ``heads`` (a copy of the store's) is advanced in place
-    and is only adopted by the store after the commit returned."""
-    saved = dict(heads)
+    Runs on the append thread; ``heads`` (a copy of the store's, ``saved``) is advanced
+    in place and is only adopted by the store after the commit returned. ``prepared``,
+    when the loop already numbered the run (every room's head known), holds its results
+    and insert parameters, so this thread only executes and commits."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute("SAVEPOINT msgs")
         try:
-            results = _insert_fast(conn, heads, messages, ts)
+            if prepared is None:
+                prepared = _number(heads, messages, ts, lambda h, room: _next_seq(conn, h, room))
+            results, rows = prepared
+            _insert_rows(conn, rows)
         except sqlite3.IntegrityError:
             # A repeated client id reached the idempotency index: redo one by one.
             conn.execute("ROLLBACK TO SAVEPOINT msgs")
@@ -373,13 +398,20 @@ class SqliteStore(MlsStoreMixin):
         assert thread is not None
         loop = asyncio.get_running_loop()
         started = loop.time()
-        heads = dict(self._heads)
+        saved = dict(self._heads)
+        heads = dict(saved)
         messages = [item.message for item in group]
+        ts = self._now()
+        # Number the run and build its rows here when every room's head is known, so
+        # the append thread holds the GIL only to execute and commit.
+        prepared: tuple[list[AppendResult], list[Any]] | None = None
+        if all(m.room in saved for m in messages):
+            prepared = _number(heads, messages, ts, _known_seq)
         results: list[AppendResult | StoreError] = []
         try:
             results.extend(
                 await loop.run_in_executor(
-                    thread, _commit_appends, conn, heads, messages, self._now()
+                    thread, _commit_appends, conn, heads, messages, ts, prepared, saved
                 )
             )
         except Exception as exc:  # storage failure: nothing in this run is stored
