@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from hearth_core.errors import ErrorCode, FrameError
 from hearth_core.public_group import PublicGroup
-from hearth_core.room_roles import ROOM_ROLES, cached_proposal
+from hearth_core.room_roles import ROOM_ROLES
 from hearth_mls import suite
 from hearth_mls.commit import Commit
 from hearth_mls.credential import CredentialType
@@ -207,11 +207,6 @@ def application_epoch(message: MLSMessage) -> tuple[bytes, int]:
     return body.group_id, body.epoch
 
 
-def leaf_identity(group: PublicGroup, index: int) -> bytes | None:
-    """The credential identity at a leaf of the public tree, if it is a member."""
-    return group.view().roster.get(index)
-
-
 def leaf_of(group: PublicGroup, identity: bytes) -> int | None:
     """The leaf index whose credential identity is ``identity`` (at most one, §12.8 rule 6)."""
     for index, who in group.view().roster.items():
@@ -234,11 +229,6 @@ def external_sender_index(group: PublicGroup, signature_key: bytes) -> int | Non
     return None
 
 
-def proposal_ref(body: PublicMessage) -> bytes:
-    """The ProposalRef of a PublicMessage proposal (RFC 9420 §5.2)."""
-    return cached_proposal(body).ref
-
-
 __all__: Sequence[str] = [
     "CheckedKeyPackage",
     "CommitEffects",
@@ -248,9 +238,7 @@ __all__: Sequence[str] = [
     "commit_effects",
     "decode_mls",
     "external_sender_index",
-    "leaf_identity",
     "leaf_of",
-    "proposal_ref",
     "public_handshake",
     "welcome_refs",
 ]

@@ -9,7 +9,6 @@ Welcome for added members (§12.4.3.1).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 
@@ -68,7 +67,6 @@ from hearth_mls.proposals import (
     PSKType,
     Update,
 )
-from hearth_mls.protection import SignerLookup
 from hearth_mls.psk import psk_secret
 from hearth_mls.ratchet_tree import RatchetTree
 from hearth_mls.tree_nodes import ratchet_tree_to_bytes
@@ -111,10 +109,6 @@ def read_external_senders(data: bytes) -> tuple[ExternalSender, ...]:
         return external_senders_from_bytes(data)
     except DecodeError:
         return (ExternalSender.from_bytes(data),)
-
-
-def signer_lookup(state: GroupState) -> SignerLookup:
-    return lambda sender: signer_of(state, sender)
 
 
 def cache_proposal(state: GroupState, authenticated: AuthenticatedContent) -> GroupState:
@@ -603,10 +597,6 @@ def make_welcome(
         secret = treekem.path_secret_for(committer, index, path_secrets)
         new_members.append((kp, PathSecret(secret) if secret is not None else None))
     return create_welcome(group_info, state.secrets.joiner_secret, new_members, psks)
-
-
-def new_psk_nonce() -> bytes:
-    return os.urandom(suite.NH)
 
 
 __all__ = [

@@ -23,7 +23,6 @@ from hearth_mls.errors import (
     MissingPskError,
     SignatureError,
     UnsupportedError,
-    UsageError,
     WelcomeError,
     WelcomeNotForUsError,
 )
@@ -36,7 +35,7 @@ from hearth_mls.extensions import (
     Extension,
     GroupContext,
 )
-from hearth_mls.framing import AuthenticatedContent, Sender
+from hearth_mls.framing import Sender
 from hearth_mls.group_commit import CreatedCommit, _finish_commit, lookup_psks
 from hearth_mls.group_info import GroupInfo
 from hearth_mls.group_state import GroupState
@@ -393,18 +392,6 @@ def external_join(
 
 def _inline(p: Proposal) -> ProposalOrRef:
     return ProposalOrRef(proposal=p)
-
-
-def verify_external_commit_signature(
-    authenticated: AuthenticatedContent, context: GroupContext
-) -> None:
-    """An external commit is signed by the key in its own path's LeafNode (§12.4.3.2)."""
-    from hearth_mls.protection import verify_content
-
-    commit = authenticated.content.content
-    if not isinstance(commit, Commit) or commit.path is None:
-        raise UsageError("not an external commit with a path")
-    verify_content(authenticated, commit.path.leaf_node.signature_key, context)
 
 
 __all__ = [

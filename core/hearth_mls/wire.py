@@ -124,17 +124,9 @@ def put_uint32(w: Writer, value: int) -> None:
     w.uint32(value)
 
 
-def put_opaque(w: Writer, value: bytes) -> None:
-    w.opaque(value)
-
-
 def get_uint16(r: Reader) -> int:
     return r.uint16()
 
 
 def get_uint32(r: Reader) -> int:
     return r.uint32()
-
-
-def get_opaque(r: Reader) -> bytes:
-    return r.opaque()

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from hearth_core.frames import MemberInfo
 from hearth_core.public_group import PublicGroup
-from hearth_core.rules import MemberStatus, Role, RoomAction, may
+from hearth_core.rules import Role, RoomAction, may
 from hearth_server.errors import StoreError
 from hearth_server.storage import (
     AppendCallback,
@@ -136,11 +136,6 @@ class Room:
             status=member.status,
             online=self.online.get(member.identity, 0) > 0,
         )
-
-    def is_admitted(self, identity: bytes) -> bool:
-        """True for an admitted member."""
-        member = self.members.get(identity)
-        return member is not None and member.status is MemberStatus.MEMBER
 
     def facilitators(self) -> list[bytes]:
         """Identities of the room's facilitators."""
