@@ -14,11 +14,13 @@ Usage::
     hearth keys fingerprint [ROOM]                  this profile's key fingerprint per room
     hearth resources [--json]                       "I need help": crisis resources
 
-ROOM is a room id or a room's unique name. The profile directory is ``--home DIR``,
-else ``$HEARTH_HOME`` (:mod:`hearth_client.profile`); the server is ``--server URL``,
-else the profile's. The passphrase comes from ``$HEARTH_PASSPHRASE``, else it is
-asked for on the terminal. The first command run with ``--server`` (or ``join``
-with an invite link) on an empty directory creates the profile.
+ROOM is a room id or a room's unique name (a server mints no id or invite code
+beginning with ``-``; an older one that does goes after ``--``). The profile
+directory is ``--home DIR``, else ``$HEARTH_HOME`` (:mod:`hearth_client.profile`);
+the server is ``--server URL``, else the profile's. The passphrase comes from
+``$HEARTH_PASSPHRASE``, else it is asked for on the terminal. The first command run
+with ``--server`` (or ``join`` with an invite link) on an empty directory creates
+the profile.
 
 ``listen`` prints each message of ROOM (including any that arrived since this
 profile last read the room), as a JSON object per line with ``--json``: ``room,

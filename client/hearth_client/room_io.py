@@ -105,9 +105,10 @@ class RoomIO:
 
     async def refresh_members(self, session: RoomSession, wait_online: bool = True) -> None:
         """Presence and the waiting room from ``member_list`` (protocol.md §4.8)."""
+        since = session.presence_serial
         answer = await self.conn.request(Members(room=session.room), wait_online=wait_online)
         assert isinstance(answer, MemberList)
-        session.online = {m.identity for m in answer.members if m.online}
+        session.apply_member_snapshot({m.identity for m in answer.members if m.online}, since)
         session.waiting = {m.identity for m in answer.members if m.status == "waiting"}
 
     async def top_up(self, session: RoomSession) -> None:

@@ -127,6 +127,10 @@ class RoomSession:
         self._written = b""
         self.rosters: dict[int, Roster] = {}
         self.online: set[bytes] = set()
+        # The latest presence frame per identity, numbered, so a member-list snapshot
+        # answered while presence frames arrive is not applied over newer ones.
+        self.presence_serial = 0
+        self.presence_latest: dict[bytes, tuple[int, bool]] = {}
         self.typing: set[bytes] = set()
         self.waiting: set[bytes] = set()
         self.own_sent: dict[bytes, tuple[ev.MessageKind, str]] = {}
@@ -251,7 +255,21 @@ class RoomSession:
     def presence(self, identity: bytes, online: bool) -> ev.PresenceChanged:
         """protocol.md §4.8 ``presence``: ephemeral, never stored."""
         (self.online.add if online else self.online.discard)(identity)
+        self.presence_serial += 1
+        self.presence_latest[identity] = (self.presence_serial, online)
         return ev.PresenceChanged(self.room, ev.member_id(identity), online)
+
+    def apply_member_snapshot(self, online: set[bytes], since: int) -> None:
+        """Take ``online`` from a ``member_list`` asked for when the serial was ``since``.
+
+        The server queues every frame to a connection in order, so a presence frame
+        that arrived before the answer is already reflected in it; one that arrived
+        after it (before this runs) is newer and wins.
+        """
+        for identity, (serial, is_online) in self.presence_latest.items():
+            if serial > since:
+                (online.add if is_online else online.discard)(identity)
+        self.online = online
 
     def typing_changed(self, identity: bytes, active: bool) -> ev.TypingChanged:
         """protocol.md §4.8 ``member_typing``: ephemeral, never stored."""

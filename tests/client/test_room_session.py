@@ -314,3 +314,16 @@ def test_a_member_leaves_the_servers_proposals_out_of_its_commit(stores: list[Ke
         assert not [e for e in events if isinstance(e, ev.EngineErrorEvent)]
     assert alice.epoch == bob.epoch == carol.epoch
     assert alice.leaf_of(carol.me) is not None  # carol is still in: only a facilitator removes
+
+
+def test_a_member_list_answer_does_not_undo_newer_presence(stores: list[Keystore]) -> None:
+    # The snapshot was asked for at serial ``since``; presence frames that arrived after
+    # the answer (before the awaiting code ran) are newer than it and must win.
+    session = member(stores[0], "river")
+    peer, other, gone = b"p" * 32, b"o" * 32, b"g" * 32
+    session.presence(gone, True)  # before the request: the snapshot already knows
+    since = session.presence_serial
+    session.presence(peer, True)  # after the answer: the peer came back
+    session.presence(other, False)
+    session.apply_member_snapshot({other, gone}, since)
+    assert session.online == {peer, gone}

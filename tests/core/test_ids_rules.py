@@ -23,6 +23,15 @@ def test_ids_have_the_documented_shape_and_differ() -> None:
     assert re.fullmatch(r"[A-Za-z0-9_-]{43}", new_invite_secret())
 
 
+def test_no_id_or_secret_begins_with_a_dash() -> None:
+    # One in 64 plain draws would; among 3 x 2,000 the chance that none does is ~1e-41,
+    # so this fails if the redraw is lost. A leading dash reads as an option to a CLI.
+    for make in (new_room_id, new_invite_id, new_invite_secret):
+        firsts = {make()[0] for _ in range(2000)}
+        assert "-" not in firsts
+        assert "_" in firsts  # the rest of the alphabet is still used
+
+
 def test_invite_hash_is_sha256_of_the_secret() -> None:
     secret = new_invite_secret()
     assert invite_secret_hash(secret) == hashlib.sha256(secret.encode()).digest()
