@@ -71,7 +71,7 @@ async def test_migration_2_upgrades_a_version_1_database(tmp_path: Path) -> None
     finally:
         await store.close()
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == MIGRATIONS[-1][0] == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == MIGRATIONS[-1][0] == 3
 
 
 async def test_keypackages_are_atomic_one_time_and_capped(store: SqliteStore) -> None:

@@ -84,3 +84,31 @@ async def test_synchronous_full_on_the_append_connection(tmp_path: Path) -> None
         assert rows == [(2,), ("wal",)]
     finally:
         await store.close()
+
+
+async def test_a_long_run_with_a_repeat_is_redone_one_by_one(tmp_path: Path) -> None:
+    """Over 100 appends in one run take the explicit transaction; a repeated client id
+    there is redone one by one, and the trigger keeps rooms.head_seq (migration 3)."""
+    store = SqliteStore(tmp_path / "h.db", clock_ms=clock)
+    await store.open()
+    room = "r" * 22
+    try:
+        await store.create_room(
+            RoomRecord(room, 0, b"", False, None),
+            MemberRecord(room, b"A" * 32, "a", Role.FACILITATOR, MemberStatus.MEMBER, 0),
+        )
+        first = await store.append(NewMessage(room, b"A" * 32, "m0", b"x"))
+        results: list[AppendResult | StoreError] = []
+        for i in range(150):  # m0 again, then 149 fresh ones
+            store.append_nowait(NewMessage(room, b"A" * 32, f"m{i}", b"x"), results.append)
+        last = await store.append(NewMessage(room, b"A" * 32, "last", b"x"))
+        assert isinstance(results[0], AppendResult)
+        assert (results[0].seq, results[0].duplicate) == (first.seq, True)
+        fresh = [r.seq for r in results[1:] if isinstance(r, AppendResult)]
+        assert fresh == list(range(2, 151))
+        assert last.seq == 151
+    finally:
+        await store.close()
+    with sqlite3.connect(tmp_path / "h.db") as db:
+        assert db.execute("SELECT head_seq FROM rooms").fetchone()[0] == 151
+        assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 151

@@ -100,4 +100,13 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         );
         """,
     ),
+    (
+        3,
+        """
+        CREATE TRIGGER messages_advance_head AFTER INSERT ON messages
+        BEGIN
+            UPDATE rooms SET head_seq = NEW.seq WHERE id = NEW.room AND head_seq < NEW.seq;
+        END;
+        """,
+    ),
 )

@@ -7,18 +7,21 @@
   (group commit), then delivers the results in submission order. Acknowledgements and
   fan-out happen in those result callbacks, so nothing is visible before its commit.
 - Appends take one hop to the database: a run of queued appends is numbered, inserted
-  with multi-row ``INSERT`` statements, its rooms' heads updated and committed by ONE
-  synchronous function on a dedicated ``sqlite3`` writer connection owned by a
-  one-thread executor (every awaited aiosqlite call is a loop-to-thread round trip that
-  waits for the GIL and the loop's turn; issue 7). Other writes (rooms, invites, MLS
-  handshakes) run on the aiosqlite writer connection; the writer task runs one batch at
-  a time, so the two connections never write at once. When every room of the run has a
-  known head, the loop numbers the run and builds its rows before the hop, so the
-  append thread only executes and commits (it holds the GIL less while the loop works).
-- Sequence numbers are assigned inside the writer's transaction from ``rooms.head_seq``
-  (so retention never causes reuse). If the idempotency index rejects an insert, the
-  run's messages are redone one by one in the same transaction, answering repeats with
-  their original sequence (protocol.md §8.3).
+  with multi-row ``INSERT`` statements and committed by ONE synchronous function on a
+  dedicated ``sqlite3`` writer connection owned by a one-thread executor (every awaited
+  aiosqlite call is a loop-to-thread round trip that waits for the GIL and the loop's
+  turn; issue 7). Other writes (rooms, invites, MLS handshakes) run on the aiosqlite
+  writer connection; the writer task runs one batch at a time, so the two connections
+  never write at once. When every room of the run has a known head, the loop numbers
+  the run and builds its rows before the hop, and a run of up to ``_ROWS_PER_INSERT``
+  messages is ONE autocommit ``INSERT``: its own transaction, committed (and synced)
+  before the statement returns, so the append thread takes the GIL back once per
+  commit instead of once per statement (each take can wait for the busy loop).
+- Sequence numbers are assigned from ``rooms.head_seq``, which the trigger
+  ``messages_advance_head`` (migration 3) advances inside the inserting statement, so
+  retention never causes reuse. If the idempotency index rejects an insert, nothing of
+  that statement is stored and the run's messages are redone one by one in one
+  transaction, answering repeats with their original sequence (protocol.md §8.3).
 - One separate reader connection for reads; in WAL mode it never blocks the writer.
 """
 
@@ -72,6 +75,7 @@ _INSERT_MESSAGE = (
 )
 #: Rows per multi-row INSERT: 9 parameters a row stays under SQLite's oldest limit (999).
 _ROWS_PER_INSERT = 100
+_COLUMNS = 9  # parameters of one message row (_INSERT_MESSAGE)
 _SELECT_MEMBER = (
     "SELECT room, identity, pseudonym, role, status, joined_ms"
     " FROM members WHERE room = ? AND identity = ?"
@@ -103,6 +107,21 @@ class _Op:
 
 
 _Item = _Append | _Op
+
+
+def _statements(script: str) -> list[str]:
+    """A migration script's statements (a trigger's body holds ``;`` of its own)."""
+    statements: list[str] = []
+    pending = ""
+    for part in script.split(";"):
+        pending += part + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                statements.append(pending)
+            pending = ""
+    if pending.strip(" \n;"):
+        raise ValueError("a migration ends inside a statement")
+    return statements
 
 
 def _room(row: Any) -> RoomRecord:
@@ -183,10 +202,10 @@ def _known_seq(heads: dict[str, int], room: str) -> int:
 
 
 def _insert_rows(conn: sqlite3.Connection, rows: Sequence[Any]) -> None:
-    width = len(rows) // 9
+    width = len(rows) // _COLUMNS
     for start in range(0, width, _ROWS_PER_INSERT):
         count = min(_ROWS_PER_INSERT, width - start)
-        conn.execute(_insert_rows_sql(count), rows[start * 9 : (start + count) * 9])
+        conn.execute(_insert_rows_sql(count), rows[start * _COLUMNS : (start + count) * _COLUMNS])
 
 
 def _insert_careful(
@@ -217,33 +236,44 @@ def _commit_appends(
     prepared: tuple[list[AppendResult], list[Any]] | None,
     saved: dict[str, int],
 ) -> list[AppendResult]:
-    """Store a run of appends in one transaction and commit it (protocol.md §8.2, §8.3).
+    """Store a run of appends and commit it (protocol.md §8.2, §8.3); durable on return.
 
     Runs on the append thread; ``heads`` (a copy of the store's, ``saved``) is advanced
     in place and is only adopted by the store after the commit returned. ``prepared``,
     when the loop already numbered the run (every room's head known), holds its results
-    and insert parameters, so this thread only executes and commits."""
+    and insert parameters: a run that fits one statement is one autocommit ``INSERT``
+    (the trigger advances the rooms' heads inside it). Otherwise, or when the
+    idempotency index rejects a repeat, one explicit transaction."""
+    repeat = False
+    if prepared is not None and len(prepared[1]) <= _ROWS_PER_INSERT * _COLUMNS:
+        results, rows = prepared
+        if not rows:
+            return results  # every message repeats an earlier one of the run
+        try:
+            conn.execute(_insert_rows_sql(len(rows) // _COLUMNS), rows)
+        except sqlite3.IntegrityError:
+            repeat = True  # nothing of the statement is stored
+        else:
+            return results
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.execute("SAVEPOINT msgs")
-        try:
-            if prepared is None:
-                prepared = _number(heads, messages, ts, lambda h, room: _next_seq(conn, h, room))
-            results, rows = prepared
-            _insert_rows(conn, rows)
-        except sqlite3.IntegrityError:
+        if not repeat:
+            try:
+                if prepared is None:
+                    prepared = _number(
+                        heads, messages, ts, lambda h, room: _next_seq(conn, h, room)
+                    )
+                results, rows = prepared
+                _insert_rows(conn, rows)
+            except sqlite3.IntegrityError:
+                conn.execute("ROLLBACK")  # nothing else was written in it
+                conn.execute("BEGIN IMMEDIATE")
+                repeat = True
+        if repeat:
             # A repeated client id reached the idempotency index: redo one by one.
-            conn.execute("ROLLBACK TO SAVEPOINT msgs")
             heads.clear()
             heads.update(saved)
             results = _insert_careful(conn, heads, messages, ts)
-        conn.execute("RELEASE SAVEPOINT msgs")
-        touched = {r.room for r in results if not r.duplicate}
-        if touched:
-            conn.executemany(
-                "UPDATE rooms SET head_seq = ? WHERE id = ?",
-                [(heads[room], room) for room in touched],
-            )
         conn.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(sqlite3.Error):
@@ -341,9 +371,8 @@ class SqliteStore(MlsStoreMixin):
                 continue
             await db.execute("BEGIN IMMEDIATE")
             try:
-                for statement in script.split(";"):
-                    if statement.strip():
-                        await db.execute(statement)
+                for statement in _statements(script):
+                    await db.execute(statement)
                 await db.execute(f"PRAGMA user_version={number}")
                 await db.execute("COMMIT")
             except BaseException:

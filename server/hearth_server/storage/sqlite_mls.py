@@ -174,7 +174,7 @@ class MlsStoreMixin:
                         msg.epoch,
                     ),
                 )
-                await db.execute("UPDATE rooms SET head_seq = ? WHERE id = ?", (seq, msg.room))
+                # rooms.head_seq advances in the trigger messages_advance_head.
                 self._heads[msg.room] = seq
                 await self._apply_effects(db, write, seq, ts)
             except BaseException:
