@@ -179,3 +179,25 @@ async def test_sigterm_during_a_burst_flushes_and_closes_1001(tmp_path: Path) ->
             assert by_seq[seq] == payload(client_id[1:])
         await again.close()
     assert not leaks("".join(logs))
+
+
+async def test_the_server_process_tunes_its_runtime() -> None:
+    """``tune_runtime`` (bench/RESULTS.md): startup objects frozen out of the collector,
+    a larger first generation, and a 0.5 ms GIL switch interval; in a child process so
+    this test's own interpreter keeps its settings."""
+    code = (
+        "import gc, sys\n"
+        "from hearth_server.__main__ import tune_runtime\n"
+        "before = (gc.get_freeze_count(), sys.getswitchinterval())\n"
+        "tune_runtime()\n"
+        "print(before[0], before[1], gc.get_freeze_count(), sys.getswitchinterval(),"
+        " gc.get_threshold()[0])\n"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), TIMEOUT)
+    frozen_before, interval_before, frozen, interval, threshold = out.split()
+    assert (int(frozen_before), float(interval_before)) == (0, 0.005)
+    assert int(frozen) > 1000
+    assert (float(interval), int(threshold)) == (0.0005, 10_000)
