@@ -7,8 +7,10 @@ on the shared machine hits them alike:
    second; delivered messages per second (one per receiver), p50/p99/p99.9,
    server CPU seconds and peak RSS, and the generator's own CPU;
 2. ramp: at 1000 clients, the per-client rate rises until a system's p99 passes
-   100 ms (or it drops or loses deliveries); its maximum sustained deliveries/s is
-   the best step it passed.
+   100 ms (or it drops or loses deliveries); then the rate between its last passed
+   and its first failed step is bisected (``--ramp-refine`` times, the same for
+   every system) so the maximum is not the ramp's step rounded down; its maximum
+   sustained deliveries/s is the best rate it passed.
 
 Every trial starts the system afresh and stops it afterwards. Ratios are taken to
 the bare ``websockets`` relay of the same run.
@@ -21,6 +23,7 @@ import math
 import os
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +64,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
         default=3,
         help="tries of a ramp step before the system counts as failing it",
     )
+    parser.add_argument(
+        "--ramp-refine",
+        type=int,
+        help="bisections between a system's last passed and first failed step (default 2)",
+    )
     parser.add_argument("--no-ramp", action="store_true", help="only the fixed-load phase")
     parser.add_argument(
         "--moderate-repeat",
@@ -94,6 +102,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
         if args.ramp_rates
         else ([5.0] if quick else FULL_RAMP)
     )
+    if args.ramp_refine is None:
+        args.ramp_refine = 0 if quick else 2
     args.workers = args.workers or (1 if quick else 2)
     args.repeat = args.repeat or (1 if quick else 3)
     args.moderate_repeat = args.moderate_repeat or (1 if quick else 5)
@@ -286,32 +296,10 @@ def main(argv: list[str]) -> int:
     ramp: list[dict[str, Any]] = []
     best: dict[str, dict[str, Any] | None] = {name: None for name in names}
     if not args.no_ramp:
-        active = list(names)
-        for rate in args.ramp_rates:
-            for name in list(active):
-                # A step that fails is tried again (up to --ramp-tries in all): on a shared
-                # machine one neighbour's burst must not end a system's ramp.
-                for attempt in range(args.ramp_tries):
-                    out.log(
-                        f"ramp: {name}, {args.ramp_clients} clients at {rate:g}/s each"
-                        f" (try {attempt + 1})"
-                    )
-                    result = run_trial(name, args.ramp_clients, rate, args)
-                    result["try"] = attempt + 1
-                    ramp.append(result)
-                    if result["sustained"]:
-                        break
-                current = best[name]
-                if result["sustained"]:
-                    if current is None or result["delivered_per_s"] > current["delivered_per_s"]:
-                        best[name] = result
-                else:
-                    active.remove(name)
-            if not active:
-                break
+        ramp, best = ramp_phase(names, args, out.log)
         out.table(
             f"Ramp: {args.ramp_clients} clients, rate raised until p99 > {P99_LIMIT_MS:g} ms "
-            f"in {args.ramp_tries} tries",
+            f"in {args.ramp_tries} tries, then bisected {args.ramp_refine} times",
             ROW_HEADERS,
             [row(r) for r in ramp],
         )
@@ -354,6 +342,7 @@ def main(argv: list[str]) -> int:
                 "sizes": args.sizes,
                 "ramp_clients": args.ramp_clients,
                 "ramp_rates": args.ramp_rates,
+                "ramp_refine": args.ramp_refine,
                 "workers": args.workers,
                 "warmup": args.warmup,
                 "duration": args.duration,
@@ -361,6 +350,55 @@ def main(argv: list[str]) -> int:
         },
     )
     return 0
+
+
+def ramp_phase(
+    names: list[str],
+    args: argparse.Namespace,
+    log: Callable[[str], None],
+    trial: Callable[[str, int, float, argparse.Namespace], dict[str, Any]] = run_trial,
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any] | None]]:
+    """Raise each system's rate step by step (interleaved) until it fails, then bisect
+    between its last passed and first failed rate; every trial row, and each system's
+    best sustained trial."""
+    ramp: list[dict[str, Any]] = []
+    best: dict[str, dict[str, Any] | None] = {name: None for name in names}
+    active = list(names)
+    passed: dict[str, float] = {}
+
+    def step(name: str, rate: float) -> bool:
+        """Try ``name`` at ``rate``; a failure is tried again (up to --ramp-tries in
+        all): on a shared machine one neighbour's burst must not end a ramp."""
+        for attempt in range(args.ramp_tries):
+            log(f"ramp: {name}, {args.ramp_clients} clients at {rate:g}/s each (try {attempt + 1})")
+            result = trial(name, args.ramp_clients, rate, args)
+            result["try"] = attempt + 1
+            ramp.append(result)
+            if result["sustained"]:
+                current = best[name]
+                if current is None or result["delivered_per_s"] > current["delivered_per_s"]:
+                    best[name] = result
+                return True
+        return False
+
+    for rate in args.ramp_rates:
+        for name in list(active):
+            if step(name, rate):
+                passed[name] = rate
+                continue
+            active.remove(name)
+            low, high = passed.get(name), rate
+            if low is None:
+                continue  # failed the first step: nothing to bisect
+            for _ in range(args.ramp_refine):
+                middle = round((low + high) / 2, 3)
+                if step(name, middle):
+                    low = middle
+                else:
+                    high = middle
+        if not active:
+            break
+    return ramp, best
 
 
 def median_by_p99(rows: list[dict[str, Any]]) -> dict[str, Any]:

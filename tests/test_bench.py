@@ -111,3 +111,28 @@ def test_percentiles_and_table() -> None:
     table = format_table("T", ["a", "b"], [["x", 1234.5678], ["y", None]])
     assert "1,235" in table
     assert "-" in table.splitlines()[-1]
+
+
+def test_the_ramp_bisects_between_the_last_passed_and_first_failed_step() -> None:
+    # The ramp's logic alone: a trial function stands in for the load, sustaining up to
+    # a known rate per system (the real trials run in test_quick_mode_runs_and_measures).
+    from bench.relay import parse, ramp_phase
+
+    limits = {"relay": 8.6, "hearth": 7.3, "hearth-uvloop": 1.0}
+    tried: list[tuple[str, float]] = []
+
+    def trial(name: str, clients: int, rate: float, _args: Any) -> dict[str, Any]:
+        tried.append((name, rate))
+        ok = rate <= limits[name]
+        return {"system": name, "sustained": ok, "delivered_per_s": clients * rate * 9}
+
+    args = parse(["--ramp-rates", "2,4,6,8,10", "--ramp-tries", "2", "--systems", "relay"])
+    assert args.ramp_refine == 2
+    ramp, best = ramp_phase(list(limits), args, lambda _line: None, trial)
+    rates = {name: best[name]["delivered_per_s"] / 9000 if best[name] else None for name in best}
+    # relay: passes 8, fails 10, then 9 (fail), 8.5 (pass); hearth: passes 6, fails 8,
+    # then 7 (pass), 7.5 (fail); hearth-uvloop fails its first step: nothing to bisect.
+    assert rates == {"relay": 8.5, "hearth": 7.0, "hearth-uvloop": None}
+    assert [r for n, r in tried if n == "relay"] == [2, 4, 6, 8, 10, 10, 9, 9, 8.5]
+    assert [r for n, r in tried if n == "hearth-uvloop"] == [2, 2]
+    assert len(ramp) == len(tried)
