@@ -280,6 +280,7 @@ def main(argv: list[str]) -> int:
                     f"{args.rate:g}/s each"
                 )
                 trials.append(run_trial(name, size, args.rate, args))
+                out.log(outcome(trials[-1]))
     fixed = [
         median_by_p99([t for t in trials if t["system"] == name and t["clients"] == size])
         for size in args.sizes
@@ -374,6 +375,7 @@ def ramp_phase(
             result = trial(name, args.ramp_clients, rate, args)
             result["try"] = attempt + 1
             ramp.append(result)
+            log(outcome(result))
             if result["sustained"]:
                 current = best[name]
                 if current is None or result["delivered_per_s"] > current["delivered_per_s"]:
@@ -399,6 +401,17 @@ def ramp_phase(
         if not active:
             break
     return ramp, best
+
+
+def outcome(result: dict[str, Any]) -> str:
+    """One log line for a finished trial, so a long run's progress can be read."""
+    p99 = result.get("p99_ms")
+    return (
+        f"  p99 {'-' if p99 is None else f'{p99:.2f}'} ms,"
+        f" {100 * result.get('delivered_fraction', 0.0):.1f} % delivered,"
+        f" closed {result.get('closed', 0)}, errors {result.get('errors') or '{}'}:"
+        f" {'sustained' if result.get('sustained') else 'NOT sustained'}"
+    )
 
 
 def median_by_p99(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -124,7 +124,12 @@ def test_the_ramp_bisects_between_the_last_passed_and_first_failed_step() -> Non
     def trial(name: str, clients: int, rate: float, _args: Any) -> dict[str, Any]:
         tried.append((name, rate))
         ok = rate <= limits[name]
-        return {"system": name, "sustained": ok, "delivered_per_s": clients * rate * 9}
+        return {
+            "system": name,
+            "sustained": ok,
+            "delivered_per_s": clients * rate * 9,
+            "p99_ms": 1.0,
+        }
 
     args = parse(["--ramp-rates", "2,4,6,8,10", "--ramp-tries", "2", "--systems", "relay"])
     assert args.ramp_refine == 2
