@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -112,3 +114,42 @@ async def test_a_long_run_with_a_repeat_is_redone_one_by_one(tmp_path: Path) -> 
     with sqlite3.connect(tmp_path / "h.db") as db:
         assert db.execute("SELECT head_seq FROM rooms").fetchone()[0] == 151
         assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 151
+
+
+async def test_checkpoints_run_off_the_write_path(tmp_path: Path) -> None:
+    """No commit checkpoints (wal_autocheckpoint=0 on both writing connections); the
+    store's own checkpoint connection copies the WAL in, and close truncates it."""
+    store = SqliteStore(tmp_path / "h.db", clock_ms=clock, checkpoint_interval=0.01)
+    await store.open()
+    room = "r" * 22
+    try:
+        assert store._writer is not None
+        async with store._writer.execute("PRAGMA wal_autocheckpoint") as cur:
+            assert await cur.fetchone() == (0,)
+        conn, thread = store._append_conn, store._append_thread
+        assert conn is not None
+        loop = asyncio.get_running_loop()
+        got = await loop.run_in_executor(
+            thread, lambda: conn.execute("PRAGMA wal_autocheckpoint").fetchone()
+        )
+        assert got == (0,)
+        await store.create_room(
+            RoomRecord(room, 0, b"", False, None),
+            MemberRecord(room, b"A" * 32, "a", Role.FACILITATOR, MemberStatus.MEMBER, 0),
+        )
+        for i in range(20):
+            await store.append(NewMessage(room, b"A" * 32, f"m{i}", b"x" * 2000))
+        # The database file alone (no WAL beside the copy) holds what was checkpointed.
+        copy = tmp_path / "copy.db"
+        for _ in range(200):  # the checkpoint loop catches up within a few intervals
+            shutil.copyfile(tmp_path / "h.db", copy)
+            with contextlib.closing(sqlite3.connect(copy)) as db:
+                count = db.execute("SELECT count(*) FROM messages").fetchone()[0]
+            if count == 20:
+                break
+            await asyncio.sleep(0.01)
+        assert count == 20
+    finally:
+        await store.close()
+    wal = tmp_path / "h.db-wal"
+    assert not wal.exists() or wal.stat().st_size == 0

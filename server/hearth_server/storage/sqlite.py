@@ -23,6 +23,13 @@
   that statement is stored and the run's messages are redone one by one in one
   transaction, answering repeats with their original sequence (protocol.md §8.3).
 - One separate reader connection for reads; in WAL mode it never blocks the writer.
+- Checkpoints are off the write path: both writing connections run with
+  ``wal_autocheckpoint=0`` and a checkpoint connection of its own runs a PASSIVE
+  checkpoint every ``checkpoint_interval`` seconds after a commit (and a TRUNCATE one
+  on close). Left to SQLite, the commit that crosses 1,000 WAL pages copies them into
+  the database and syncs it while every acknowledgement waits, a stall of up to
+  hundreds of milliseconds on a slow disk (bench/RESULTS.md). A PASSIVE checkpoint
+  never blocks the writers; only committed data is copied, so durability is unchanged.
 """
 
 from __future__ import annotations
@@ -292,8 +299,13 @@ class SqliteStore(MlsStoreMixin):
         clock_ms: Callable[[], int],
         max_batch: int = 1024,
         synchronous: str = "FULL",
+        checkpoint_interval: float = 1.0,
     ) -> None:
         self.path = path
+        self._checkpoint_interval = checkpoint_interval
+        self._checkpointer: aiosqlite.Connection | None = None
+        self._checkpoint_task: asyncio.Task[None] | None = None
+        self._dirty = asyncio.Event()  # a commit since the last checkpoint
         self._clock_ms = clock_ms
         self._max_batch = max_batch
         self._synchronous = synchronous
@@ -321,6 +333,7 @@ class SqliteStore(MlsStoreMixin):
         await self._writer.execute(f"PRAGMA synchronous={self._synchronous}")
         await self._writer.execute("PRAGMA busy_timeout=5000")
         await self._writer.execute("PRAGMA foreign_keys=ON")
+        await self._writer.execute("PRAGMA wal_autocheckpoint=0")
         await self._migrate(self._writer)
         self._append_thread = ThreadPoolExecutor(1, thread_name_prefix="hearth-store-append")
         self._append_conn = await asyncio.get_running_loop().run_in_executor(
@@ -328,7 +341,13 @@ class SqliteStore(MlsStoreMixin):
         )
         self._reader = await aiosqlite.connect(self.path, isolation_level=None)
         await self._reader.execute("PRAGMA busy_timeout=5000")
+        self._checkpointer = await aiosqlite.connect(self.path, isolation_level=None)
+        await self._checkpointer.execute(f"PRAGMA synchronous={self._synchronous}")
+        await self._checkpointer.execute("PRAGMA busy_timeout=5000")
         self._task = asyncio.create_task(self._write_loop(), name="hearth-store-writer")
+        self._checkpoint_task = asyncio.create_task(
+            self._checkpoint_loop(), name="hearth-store-checkpoint"
+        )
 
     async def close(self) -> None:
         """Commit everything queued, stop the writer, close both connections."""
@@ -337,6 +356,11 @@ class SqliteStore(MlsStoreMixin):
         if self._task is not None:
             await self._task
             self._task = None
+        if self._checkpoint_task is not None:
+            self._checkpoint_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpoint_task
+            self._checkpoint_task = None
         for conn in (self._reader, self._writer):
             if conn is not None:
                 await conn.close()
@@ -348,6 +372,23 @@ class SqliteStore(MlsStoreMixin):
                 )
             self._append_thread.shutdown(wait=True)
         self._append_conn = self._append_thread = None
+        if self._checkpointer is not None:
+            with contextlib.suppress(sqlite3.Error):  # the next open replays the WAL
+                await self._checkpointer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            await self._checkpointer.close()
+            self._checkpointer = None
+
+    async def _checkpoint_loop(self) -> None:
+        """A PASSIVE checkpoint at most every ``checkpoint_interval`` s, after a commit."""
+        assert self._checkpointer is not None
+        while True:
+            await self._dirty.wait()
+            self._dirty.clear()
+            try:
+                await self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error as exc:  # retried after the next commit
+                _log.warning("checkpoint_failed: %s", type(exc).__name__)
+            await asyncio.sleep(self._checkpoint_interval)
 
     def _connect_appender(self) -> sqlite3.Connection:
         """The append connection (on its thread): same pragmas as the writer."""
@@ -357,6 +398,7 @@ class SqliteStore(MlsStoreMixin):
             conn.execute(f"PRAGMA synchronous={self._synchronous}")
             conn.execute("PRAGMA busy_timeout=5000")
             conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA wal_autocheckpoint=0")
         except BaseException:
             conn.close()
             raise
@@ -447,6 +489,7 @@ class SqliteStore(MlsStoreMixin):
             results = [StoreError(f"commit failed: {type(exc).__name__}")] * len(group)
         else:
             self._heads = heads
+            self._dirty.set()
         if self.on_commit is not None:
             self.on_commit(len(group), loop.time() - started)
         for item, result in zip(group, results, strict=True):
@@ -474,6 +517,7 @@ class SqliteStore(MlsStoreMixin):
                 await db.execute("ROLLBACK")
             failure = StoreError(f"commit failed: {type(exc).__name__}")
             results = [failure] * len(batch)
+        self._dirty.set()
         if self.on_commit is not None:
             self.on_commit(len(batch), loop.time() - started)
         for item, result in zip(batch, results, strict=True):
