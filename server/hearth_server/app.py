@@ -209,9 +209,11 @@ class HearthServer:
 
     def _admit_websocket(self, conn: ServerConnection) -> Response | None:
         """protocol.md §2.1, §7: refuse the handshake with 503 while ``max_connections``
-        websockets are open. Exact: from here to the 101 response nothing yields, so a
-        connection accepted here is counted by the next handshake."""
-        if len(conn.server.connections) < self.config.max_connections:
+        websockets are open. Counted in O(1) from the server's set of connections whose
+        handler runs (closing ones included until they are gone): ``Server.connections``
+        builds a new set on each call, which made connecting n clients cost O(n²)
+        (bench/RESULTS.md, connections)."""
+        if len(conn.server.all_connections) < self.config.max_connections:
             return None
         self.metrics.connections_refused.inc()
         self.log.warning("connection_refused", reason="max_connections")
