@@ -29,10 +29,12 @@ PROTOCOL = {
     "hearth": "hearth",
     "hearth-uvloop": "hearth",
     "hearth-normal": "hearth",
+    "hearth-uvloop-normal": "hearth",
 }
 #: Diagnostic variants: Hearth with one setting changed through its HEARTH_* variables.
 HEARTH_VARIANTS = {
     "hearth-normal": {"HEARTH_SQLITE_SYNCHRONOUS": "NORMAL"},
+    "hearth-uvloop-normal": {"HEARTH_SQLITE_SYNCHRONOUS": "NORMAL"},
 }
 ALL_SYSTEMS = ("relay", "hearth", "hearth-uvloop", "node")
 
@@ -159,7 +161,7 @@ def start(name: str, *, timeout: float = 30.0) -> Iterator[Running]:
 
             proc, port, notes = hearth_launch.start(
                 workdir,
-                uvloop=(name == "hearth-uvloop"),
+                uvloop=name.startswith("hearth-uvloop"),
                 timeout=timeout,
                 extra_env=HEARTH_VARIANTS.get(name, {}),
             )
