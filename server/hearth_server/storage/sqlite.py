@@ -245,8 +245,9 @@ def _commit_appends(
 ) -> list[AppendResult]:
     """Store a run of appends and commit it (protocol.md §8.2, §8.3); durable on return.
 
-    Runs on the append thread; ``heads`` (a copy of the store's, ``saved``) is advanced
-    in place and is only adopted by the store after the commit returned. ``prepared``,
+    Runs on the append thread; ``heads`` (a copy of the store's heads of the run's
+    rooms, ``saved``) is advanced in place and only adopted by the store after the
+    commit returned. ``prepared``,
     when the loop already numbered the run (every room's head known), holds its results
     and insert parameters: a run that fits one statement is one autocommit ``INSERT``
     (the trigger advances the rooms' heads inside it). Otherwise, or when the
@@ -469,14 +470,16 @@ class SqliteStore(MlsStoreMixin):
         assert thread is not None
         loop = asyncio.get_running_loop()
         started = loop.time()
-        saved = dict(self._heads)
-        heads = dict(saved)
         messages = [item.message for item in group]
+        # The heads of this run's rooms only (not every room's, on every commit).
+        rooms = {m.room for m in messages}
+        saved = {room: self._heads[room] for room in rooms if room in self._heads}
+        heads = dict(saved)
         ts = self._now()
         # Number the run and build its rows here when every room's head is known, so
         # the append thread holds the GIL only to execute and commit.
         prepared: tuple[list[AppendResult], list[Any]] | None = None
-        if all(m.room in saved for m in messages):
+        if len(saved) == len(rooms):
             prepared = _number(heads, messages, ts, _known_seq)
         results: list[AppendResult | StoreError] = []
         try:
@@ -488,7 +491,7 @@ class SqliteStore(MlsStoreMixin):
         except Exception as exc:  # storage failure: nothing in this run is stored
             results = [StoreError(f"commit failed: {type(exc).__name__}")] * len(group)
         else:
-            self._heads = heads
+            self._heads.update(heads)
             self._dirty.set()
         if self.on_commit is not None:
             self.on_commit(len(group), loop.time() - started)
