@@ -30,6 +30,18 @@ from bench.common import (
 )
 
 FULL_COUNTS = [1000, 2000, 5000, 10000]
+#: A result row's figures, in the column order of its table (here and in bench/report.py).
+ROW_KEYS = (
+    "system",
+    "connections",
+    "connect_s",
+    "connects_per_s",
+    "server_cpu_connect_s",
+    "rss_before_mib",
+    "rss_after_mib",
+    "kib_per_connection",
+    "dropped",
+)
 SETTLE_S = 1.0
 
 
@@ -191,20 +203,7 @@ def main(argv: list[str]) -> int:
             "KiB/conn",
             "dropped",
         ],
-        [
-            [
-                r["system"],
-                r["connections"],
-                r["connect_s"],
-                r["connects_per_s"],
-                r["server_cpu_connect_s"],
-                r["rss_before_mib"],
-                r["rss_after_mib"],
-                r["kib_per_connection"],
-                r["dropped"],
-            ]
-            for r in rows
-        ],
+        [[r[key] for key in ROW_KEYS] for r in rows],
     )
     summary: dict[str, Any] = {}
     for count in counts:

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench import connections as connections_bench
+from bench import storage as storage_bench
 from bench.common import fmt
 
 
@@ -124,20 +126,7 @@ def relay(doc: dict[str, Any]) -> str:
 
 def connections(doc: dict[str, Any]) -> str:
     res = doc["results"]
-    rows = [
-        [
-            r["system"],
-            r["connections"],
-            r["connect_s"],
-            r["connects_per_s"],
-            r["server_cpu_connect_s"],
-            r["rss_before_mib"],
-            r["rss_after_mib"],
-            r["kib_per_connection"],
-            r["dropped"],
-        ]
-        for r in res["rows"]
-    ]
+    rows = [[r[key] for key in connections_bench.ROW_KEYS] for r in res["rows"]]
     return (
         f"### connections\n\n`{doc['command']}`\n\n"
         + md_table(
@@ -195,22 +184,8 @@ def catchup(doc: dict[str, Any]) -> str:
 
 def storage(doc: dict[str, Any]) -> str:
     res = doc["results"]
-    rows = [
-        [
-            r["mode"],
-            r["writers"],
-            r["messages"],
-            r["seconds"],
-            r["writes_per_s"],
-            r["commits"],
-            r["messages_per_commit"],
-            r["p50_ms"],
-            r["p99_ms"],
-            r.get("commit_p50_ms"),
-            r.get("commit_p99_ms"),
-        ]
-        for r in res["runs"]
-    ]
+    # Runs recorded before the commit columns existed show them empty.
+    rows = [[r.get(key) for key in storage_bench.ROW_KEYS] for r in res["runs"]]
     headers = [
         "mode",
         "writers",

@@ -30,6 +30,20 @@ from typing import Any
 from bench.common import BenchError, Output, base_parser, latency_summary, ratio
 
 PAYLOAD_BYTES = 192
+#: A run's figures, in the column order of its table (here and in bench/report.py).
+ROW_KEYS = (
+    "mode",
+    "writers",
+    "messages",
+    "seconds",
+    "writes_per_s",
+    "commits",
+    "messages_per_commit",
+    "p50_ms",
+    "p99_ms",
+    "commit_p50_ms",
+    "commit_p99_ms",
+)
 
 
 MODES = ("batched", "one-per-message")
@@ -239,24 +253,7 @@ def main(argv: list[str]) -> int:
             "commit max",
             "> 10 ms",
         ],
-        [
-            [
-                r["mode"],
-                r["writers"],
-                r["messages"],
-                r["seconds"],
-                r["writes_per_s"],
-                r["commits"],
-                r["messages_per_commit"],
-                r["p50_ms"],
-                r["p99_ms"],
-                r["commit_p50_ms"],
-                r["commit_p99_ms"],
-                r["commit_max_ms"],
-                r["commits_over_10ms"],
-            ]
-            for r in runs
-        ],
+        [[r[key] for key in (*ROW_KEYS, "commit_max_ms", "commits_over_10ms")] for r in runs],
     )
     summary: list[list[Any]] = []
     for count, medians in by_writers.items():
