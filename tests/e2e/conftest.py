@@ -152,6 +152,17 @@ async def server(
 Factory = Callable[..., Any]
 
 
+async def reopen(home: Path, server: ServerHandle) -> tuple[Engine, Recorder]:
+    """An existing profile opened again and started, its events recorded from the start
+    (the caller closes it)."""
+    engine = await Engine.open_profile(
+        home, PASSPHRASE, server=server.url, reconnect_delays=quick_backoff
+    )
+    recorder = Recorder(engine)
+    await engine.start()
+    return engine, recorder
+
+
 @pytest.fixture
 async def engines(server: ServerHandle, tmp_path: Path) -> AsyncIterator[Callable[[str], Any]]:
     """``await make(name)``: an online engine with a fresh profile, and its Recorder."""

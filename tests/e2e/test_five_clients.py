@@ -23,7 +23,7 @@ from hearth_client.keystore import Keystore
 from hearth_mls.errors import MLSError
 from hearth_mls.mls_message import MLSMessage
 
-from .conftest import PASSPHRASE, Recorder, ServerHandle, quick_backoff
+from .conftest import PASSPHRASE, Recorder, ServerHandle, reopen
 
 NAME = "Thursday night circle"
 TOPIC = "sleep after the deployment"
@@ -250,11 +250,7 @@ async def test_admitted_while_offline_gets_in_on_restart(
     await bob.close()
     await alice.admit(room, bob_id)
     await alice.send(room, "welcome while you were away")
-    revived = await Engine.open_profile(
-        tmp_path / "bob", PASSPHRASE, server=server.url, reconnect_delays=quick_backoff
-    )
-    rr = Recorder(revived)
-    await revived.start()
+    revived, rr = await reopen(tmp_path / "bob", server)
     try:
         await rr.wait_for(lambda e: isinstance(e, ev.RoomJoined) and e.room == room)
         assert await rr.texts(room, 1) == ["welcome while you were away"]

@@ -18,7 +18,7 @@ from hearth_client import events as ev
 from hearth_client.engine import Engine
 from hearth_client.keystore import GROUP_SUFFIX, GROUPS_DIR
 
-from .conftest import PASSPHRASE, TIMEOUT, Recorder, ServerHandle, quick_backoff
+from .conftest import PASSPHRASE, TIMEOUT, Recorder, ServerHandle, reopen
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -138,11 +138,7 @@ async def test_kill_9_between_commit_and_ack_converges(
     async with asyncio.timeout(TIMEOUT * 3):
         _, err = await proc.communicate()
     assert proc.returncode == -signal.SIGKILL, err.decode()[-2000:]
-    revived = await Engine.open_profile(
-        tmp_path / "alice", PASSPHRASE, server=server.url, reconnect_delays=quick_backoff
-    )
-    ra = Recorder(revived)
-    await revived.start()
+    revived, ra = await reopen(tmp_path / "alice", server)
     try:
         await ra.until(lambda: carol_id not in {m.member for m in revived.members(room)})
         await rb.until(lambda: carol_id not in {m.member for m in bob.members(room)})
@@ -162,11 +158,7 @@ async def test_lost_local_state_rejoins_by_external_commit(
     await bob.close()
     for path in (tmp_path / "bob" / GROUPS_DIR).glob(f"*{GROUP_SUFFIX}"):
         path.unlink()
-    revived = await Engine.open_profile(
-        tmp_path / "bob", PASSPHRASE, server=server.url, reconnect_delays=quick_backoff
-    )
-    rr = Recorder(revived)
-    await revived.start()
+    revived, rr = await reopen(tmp_path / "bob", server)
     try:
         await rr.wait_for(lambda e: isinstance(e, ev.RoomJoined) and e.room == room)
         await revived.wait_synced(room, TIMEOUT)
@@ -195,10 +187,7 @@ async def test_send_right_after_start_waits_for_the_current_epoch(
     invite = await alice.create_invite(room)
     await carol.join(invite.code, pseudonym="carol")
     await rc.wait_for(lambda e: isinstance(e, ev.Synced) and e.room == room)
-    revived = await Engine.open_profile(
-        tmp_path / "bob", PASSPHRASE, server=server.url, reconnect_delays=quick_backoff
-    )
-    await revived.start()
+    revived, _ = await reopen(tmp_path / "bob", server)
     try:
         await revived.send(room, "back, and caught up")  # no wait_synced first
         assert revived.room(room).epoch == alice.room(room).epoch

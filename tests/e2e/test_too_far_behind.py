@@ -14,9 +14,8 @@ from typing import Any
 import pytest
 
 from hearth_client import events as ev
-from hearth_client.engine import Engine
 
-from .conftest import PASSPHRASE, Recorder, ServerHandle, quick_backoff
+from .conftest import ServerHandle, reopen
 from .test_recovery import _converged, _room_with
 
 DAY_MS = 86_400_000
@@ -41,11 +40,7 @@ async def test_member_behind_purged_history_rejoins(
     NOW[0] += 400 * DAY_MS  # past any retention
     assert server.server is not None
     assert await server.server.purge_now() > 0
-    revived = await Engine.open_profile(
-        tmp_path / "bob", PASSPHRASE, server=server.url, reconnect_delays=quick_backoff
-    )
-    rr = Recorder(revived)
-    await revived.start()
+    revived, rr = await reopen(tmp_path / "bob", server)
     try:
         await rr.wait_for(lambda e: isinstance(e, ev.RoomJoined) and e.room == room)
         await _converged(room, [(alice, ra), (revived, rr)])
